@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AdoptionConfig(AppConfig):
+    name = "adoption"
+    verbose_name = "Mesh adoption"

@@ -1,0 +1,44 @@
+"""All cluster access goes through this package: connect, discover, list (paged raw bytes)."""
+
+from __future__ import annotations
+
+from .connect import IN_CLUSTER, KUBECONFIG, TOKEN, ClusterConnection, build_api_client
+from .discovery import ISTIO_GROUPS, Discovery, discover
+from .errors import (
+    KubeAuthError,
+    KubeConfigError,
+    KubeError,
+    KubeForbidden,
+    KubeMalformed,
+    KubeNotFound,
+    KubeServerError,
+    KubeUnreachable,
+)
+from .listing import ListOptions, ListStats, Resource, apps, batch, core, custom, list_items
+
+__all__ = [
+    "IN_CLUSTER",
+    "ISTIO_GROUPS",
+    "KUBECONFIG",
+    "TOKEN",
+    "ClusterConnection",
+    "Discovery",
+    "KubeAuthError",
+    "KubeConfigError",
+    "KubeError",
+    "KubeForbidden",
+    "KubeMalformed",
+    "KubeNotFound",
+    "KubeServerError",
+    "KubeUnreachable",
+    "ListOptions",
+    "ListStats",
+    "Resource",
+    "apps",
+    "batch",
+    "build_api_client",
+    "core",
+    "custom",
+    "discover",
+    "list_items",
+]

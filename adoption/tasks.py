@@ -1,0 +1,50 @@
+"""Thin Celery tasks: take an id, load the row, call a plain function."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import collect
+from .locks import cluster_lock
+from .models import Cluster
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="adoption.tasks.poll_due_clusters")
+def poll_due_clusters() -> list[int]:
+    """Beat tick: enqueue `poll_cluster` for every enabled cluster whose interval has passed.
+
+    Each cluster is claimed with a conditional UPDATE of ``next_poll_at`` so that two ticks (or
+    two beats, by mistake) never enqueue the same cluster twice for one interval.
+    """
+    now = timezone.now()
+    enqueued = []
+    for cluster in Cluster.objects.due(now).only("pk", "poll_interval", "next_poll_at"):
+        claimed = Cluster.objects.filter(pk=cluster.pk, next_poll_at=cluster.next_poll_at).update(
+            next_poll_at=now + timedelta(seconds=cluster.poll_interval)
+        )
+        if claimed:
+            poll_cluster.delay(cluster.pk, now.isoformat())
+            enqueued.append(cluster.pk)
+    return enqueued
+
+
+@shared_task(name="adoption.tasks.poll_cluster")
+def poll_cluster(cluster_id: int, scheduled_at: str | None = None) -> str:
+    """Poll one cluster under its lock. The scheduled time is the snapshot's idempotency key."""
+    cluster = Cluster.objects.filter(pk=cluster_id, enabled=True).first()
+    if cluster is None:
+        return "gone"
+    started_at = datetime.fromisoformat(scheduled_at) if scheduled_at else timezone.now()
+    with cluster_lock(cluster.pk) as acquired:
+        if not acquired:
+            log.info("cluster %s is already being polled; skipping", cluster.name)
+            return "locked"
+        snap = collect.snapshot_cluster(cluster, started_at=started_at)
+    return snap.status
+

@@ -1,0 +1,55 @@
+"""Shared fixtures: roles (viewer, admin), a running kubesim, registered clusters.
+
+Real services only: Postgres (DATABASE_URL or embedded), Redis (REDIS_URL or embedded), the
+kubesim HTTP server driven by the real kubernetes client through a kubeconfig.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread (microsoft/playwright-pytest#29).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytest_plugins = ("celery.contrib.pytest",)
+
+SIM_TIME = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def viewer(django_user_model):  # type: ignore[no-untyped-def]
+    return django_user_model.objects.create_user("viewer", password="viewer-pass-123")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):  # type: ignore[no-untyped-def]
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def sim() -> Iterator[object]:
+    """A kubesim server on a free loopback port, its clock frozen at SIM_TIME."""
+    from kubesim.testing import running_kubesim
+
+    with running_kubesim(speed=0, start=SIM_TIME) as s:
+        yield s
+
+
+@pytest.fixture
+def cluster(db, sim):  # type: ignore[no-untyped-def]
+    """The first cluster of the simulated fleet, registered through its kubeconfig context."""
+    from adoption.models import AuthMethod, Cluster
+
+    name = sim.cluster_names[0]
+    return Cluster.objects.create(
+        name=name,
+        auth_method=AuthMethod.KUBECONFIG,
+        kubeconfig_path=str(sim.kubeconfig_path),
+        context=name,
+        poll_interval=60,
+    )
