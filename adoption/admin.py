@@ -9,7 +9,14 @@ from .models import Cluster, NamespaceObservation, Snapshot
 
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin[Cluster]):
-    list_display = ("name", "environment", "auth_method", "poll_interval", "enabled", "next_poll_at")
+    list_display = (
+        "name",
+        "environment",
+        "auth_method",
+        "poll_interval",
+        "enabled",
+        "next_poll_at",
+    )
     list_filter = ("environment", "enabled", "auth_method")
     search_fields = ("name",)
     actions = ("poll_now",)
@@ -22,7 +29,15 @@ class ClusterAdmin(admin.ModelAdmin[Cluster]):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(admin.ModelAdmin[Snapshot]):
-    list_display = ("cluster", "started_at", "status", "duration_ms", "objects_seen", "pods_meshed", "pods_total")
+    list_display = (
+        "cluster",
+        "started_at",
+        "status",
+        "duration_ms",
+        "objects_seen",
+        "pods_meshed",
+        "pods_total",
+    )
     list_filter = ("status", "cluster")
     date_hierarchy = "started_at"
     readonly_fields = [f.name for f in Snapshot._meta.fields]

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from plotly.colors import qualitative
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 # Colour-blind-safe palette (Paul Tol / plotly "Safe"); status is never shown by colour alone.
 PALETTE = qualitative.Safe
@@ -42,7 +42,11 @@ def pod_share_over_time(points: Iterable[tuple[datetime, str, int, int]]) -> dic
         )
     fig.update_layout(
         margin={"l": 50, "r": 20, "t": 20, "b": 40},
-        yaxis={"title": {"text": "pods with an Istio proxy (%)"}, "range": [0, 100], "ticksuffix": "%"},
+        yaxis={
+            "title": {"text": "pods with an Istio proxy (%)"},
+            "range": [0, 100],
+            "ticksuffix": "%",
+        },
         xaxis={"title": {"text": "time (UTC)"}},
         legend={"orientation": "h", "y": -0.2},
         height=420,

@@ -91,7 +91,9 @@ def _has_proxy(pod: dict[str, Any]) -> bool:
 
 def _injection(labels: dict[str, str]) -> tuple[str, str]:
     if "istio-injection" in labels:
-        return ("sidecar-default" if labels["istio-injection"] == "enabled" else "sidecar-disabled"), ""
+        return (
+            "sidecar-default" if labels["istio-injection"] == "enabled" else "sidecar-disabled"
+        ), ""
     if labels.get("istio.io/rev"):
         return "sidecar-revision", labels["istio.io/rev"]
     if labels.get("istio.io/dataplane-mode") == "ambient":
@@ -175,7 +177,11 @@ def snapshot_cluster(cluster: Cluster, *, started_at: datetime | None = None) ->
                 error="",
             )
     except Exception as exc:
-        message = str(exc) if isinstance(exc, kube.KubeError) else f"internal error: {type(exc).__name__}: {exc}"
+        message = (
+            str(exc)
+            if isinstance(exc, kube.KubeError)
+            else f"internal error: {type(exc).__name__}: {exc}"
+        )
         log.warning("poll of cluster %s failed: %s", cluster.name, message)
         Snapshot.objects.filter(pk=snap.pk).update(
             status=SnapshotStatus.FAILED,

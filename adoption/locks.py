@@ -23,7 +23,9 @@ def cluster_lock(cluster_id: int, client: redis.Redis | None = None) -> Iterator
     SIGKILLed worker cannot block its cluster forever.
     """
     lock = (client or redis_client()).lock(
-        f"meshboard:poll-lock:{cluster_id}", timeout=settings.MESHBOARD_POLL_LOCK_TTL, blocking=False
+        f"meshboard:poll-lock:{cluster_id}",
+        timeout=settings.MESHBOARD_POLL_LOCK_TTL,
+        blocking=False,
     )
     acquired = lock.acquire()
     try:

@@ -70,13 +70,27 @@ class Cluster(models.Model):
     """
 
     name = models.CharField(max_length=63, unique=True, validators=[_name_validator])
-    environment = models.CharField(max_length=40, default="production", help_text="e.g. production, staging")
-    auth_method = models.CharField(max_length=20, choices=AuthMethod.choices, default=AuthMethod.KUBECONFIG)
-    kubeconfig_path = models.CharField(max_length=500, blank=True, help_text="Path to a kubeconfig file mounted on the workers.")
-    context = models.CharField(max_length=253, blank=True, help_text="Kubeconfig context; empty = current-context.")
+    environment = models.CharField(
+        max_length=40, default="production", help_text="e.g. production, staging"
+    )
+    auth_method = models.CharField(
+        max_length=20, choices=AuthMethod.choices, default=AuthMethod.KUBECONFIG
+    )
+    kubeconfig_path = models.CharField(
+        max_length=500, blank=True, help_text="Path to a kubeconfig file mounted on the workers."
+    )
+    context = models.CharField(
+        max_length=253, blank=True, help_text="Kubeconfig context; empty = current-context."
+    )
     api_url = models.URLField(blank=True, help_text="API server URL (token method).")
-    token_file = models.CharField(max_length=500, blank=True, help_text="Path to a file holding the bearer token (token method).")
-    ca_file = models.CharField(max_length=500, blank=True, help_text="CA bundle for the API server (token method).")
+    token_file = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Path to a file holding the bearer token (token method).",
+    )
+    ca_file = models.CharField(
+        max_length=500, blank=True, help_text="CA bundle for the API server (token method)."
+    )
     poll_interval = models.PositiveIntegerField(
         default=300, validators=[MinValueValidator(10)], help_text="Seconds between polls."
     )
@@ -125,9 +139,13 @@ class Snapshot(models.Model):
     """One poll of one cluster. Visible to readers only when ``status == ok``."""
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="snapshots")
-    started_at = models.DateTimeField(help_text="Scheduled start; the idempotency key with the cluster.")
+    started_at = models.DateTimeField(
+        help_text="Scheduled start; the idempotency key with the cluster."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=SnapshotStatus.choices, default=SnapshotStatus.RUNNING)
+    status = models.CharField(
+        max_length=10, choices=SnapshotStatus.choices, default=SnapshotStatus.RUNNING
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -135,7 +153,9 @@ class Snapshot(models.Model):
     objects_seen = models.PositiveIntegerField(default=0)
     api_version = models.CharField(max_length=60, blank=True)
     istio_versions = models.JSONField(default=dict, blank=True)
-    gaps = models.JSONField(default=list, blank=True, help_text="Resources that could not be read (e.g. 403).")
+    gaps = models.JSONField(
+        default=list, blank=True, help_text="Resources that could not be read (e.g. 403)."
+    )
     namespaces_total = models.PositiveIntegerField(default=0)
     pods_total = models.PositiveIntegerField(default=0)
     pods_meshed = models.PositiveIntegerField(default=0)
@@ -146,7 +166,9 @@ class Snapshot(models.Model):
         ordering = ["-started_at"]
         constraints = [
             # at-least-once delivery: a redelivered poll finds its own row instead of duplicating
-            models.UniqueConstraint(fields=["cluster", "started_at"], name="snapshot_unique_per_start"),
+            models.UniqueConstraint(
+                fields=["cluster", "started_at"], name="snapshot_unique_per_start"
+            ),
         ]
         indexes = [
             # latest ok snapshot per cluster; the series query
@@ -162,10 +184,14 @@ class NamespaceObservation(models.Model):
 
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="namespaces")
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
-    observed_at = models.DateTimeField(help_text="Copy of the snapshot's start, for series queries.")
+    observed_at = models.DateTimeField(
+        help_text="Copy of the snapshot's start, for series queries."
+    )
     namespace = models.CharField(max_length=253)
     tribe = models.CharField(max_length=100, blank=True)
-    injection = models.CharField(max_length=30, help_text="Namespace class, e.g. sidecar-default, ambient.")
+    injection = models.CharField(
+        max_length=30, help_text="Namespace class, e.g. sidecar-default, ambient."
+    )
     revision = models.CharField(max_length=100, blank=True)
     system = models.BooleanField(default=False)
     pods_total = models.PositiveIntegerField(default=0)

@@ -52,7 +52,9 @@ def namespace_share_series(
             snapshot__status=SnapshotStatus.OK, system=False, observed_at__gte=since
         )
         .order_by("observed_at", "cluster__name", "namespace")
-        .values_list("observed_at", "cluster__name", "namespace", "pods_meshed", "pods_total")[:max_points]
+        .values_list("observed_at", "cluster__name", "namespace", "pods_meshed", "pods_total")[
+            :max_points
+        ]
     )
     return [(at, f"{cluster}/{ns}", meshed, total) for at, cluster, ns, meshed, total in rows]
 

@@ -47,4 +47,3 @@ def poll_cluster(cluster_id: int, scheduled_at: str | None = None) -> str:
             return "locked"
         snap = collect.snapshot_cluster(cluster, started_at=started_at)
     return snap.status
-

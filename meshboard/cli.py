@@ -46,12 +46,18 @@ def _port_free(host: str, port: int) -> bool:
 
 def quickstart(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="meshboard quickstart", description=quickstart.__doc__)
-    parser.add_argument("--data-dir", default=os.environ.get("MESHBOARD_DATA_DIR", "meshboard-data"))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("MESHBOARD_DATA_DIR", "meshboard-data")
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--speed", type=float, default=1440.0,
-                        help="simulated seconds per real second (default: a day per minute)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1440.0,
+        help="simulated seconds per real second (default: a day per minute)",
+    )
     parser.add_argument("--interval", type=int, default=30, help="poll interval per cluster (s)")
     args = parser.parse_args(argv)
 
@@ -81,9 +87,22 @@ def quickstart(argv: list[str]) -> int:
         kubeconfig = data_dir / "kubeconfig"
         kubeconfig.unlink(missing_ok=True)
         kubesim_proc = subprocess.Popen(
-            [sys.executable, "-m", "kubesim", "serve", "--host", "127.0.0.1",
-             "--port", str(_free_port()), "--seed", str(args.seed), "--speed", str(args.speed),
-             "--kubeconfig", str(kubeconfig)],
+            [
+                sys.executable,
+                "-m",
+                "kubesim",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(_free_port()),
+                "--seed",
+                str(args.seed),
+                "--speed",
+                str(args.speed),
+                "--kubeconfig",
+                str(kubeconfig),
+            ],
             cwd=BASE_DIR,
         )
         deadline = time.monotonic() + 60
@@ -95,9 +114,13 @@ def quickstart(argv: list[str]) -> int:
         call_command("register_clusters", kubeconfig=str(kubeconfig), interval=args.interval)
 
         url = f"http://{args.host}:{args.port}/"
-        print(f"\n  meshboard is starting on {url}\n  log in as  admin / {password}\n"
-              "  (password kept in " + str(data_dir / "admin-password") + "); Ctrl-C stops everything\n",
-              flush=True)
+        print(
+            f"\n  meshboard is starting on {url}\n  log in as  admin / {password}\n"
+            "  (password kept in "
+            + str(data_dir / "admin-password")
+            + "); Ctrl-C stops everything\n",
+            flush=True,
+        )
         return _run_processes(args, data_dir)
     finally:
         if kubesim_proc is not None and kubesim_proc.poll() is None:
@@ -123,21 +146,26 @@ def _run_processes(args: argparse.Namespace, data_dir: Path) -> int:
 
     env = dict(os.environ)
     py = sys.executable
+    schedule = data_dir / "celerybeat-schedule"
     manager = Manager()
     manager.add_process(
         "web",
         f"{py} -m gunicorn meshboard.wsgi --bind {args.host}:{args.port} --workers 2 --threads 4 "
         "--access-logfile - --graceful-timeout 5",
-        env=env, cwd=str(BASE_DIR),
+        env=env,
+        cwd=str(BASE_DIR),
     )
     manager.add_process(
-        "worker", f"{py} -m celery -A meshboard worker --loglevel INFO --concurrency 2", env=env,
+        "worker",
+        f"{py} -m celery -A meshboard worker --loglevel INFO --concurrency 2",
+        env=env,
         cwd=str(BASE_DIR),
     )
     manager.add_process(
         "beat",
-        f"{py} -m celery -A meshboard beat --loglevel INFO --schedule {data_dir / 'celerybeat-schedule'}",
-        env=env, cwd=str(BASE_DIR),
+        f"{py} -m celery -A meshboard beat --loglevel INFO --schedule {schedule}",
+        env=env,
+        cwd=str(BASE_DIR),
     )
     manager.loop()
     return int(manager.returncode or 0)

@@ -1,4 +1,4 @@
-"""Readiness: the database and Redis (the broker) must answer. Liveness is `adoption.views.healthz`."""
+"""Readiness: the database and Redis must answer. Liveness is `adoption.views.healthz`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from health_check.views import HealthCheckView
 
 
 def _redis() -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3)
+    return redis.asyncio.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3
+    )
 
 
 readyz = login_not_required(

@@ -28,11 +28,15 @@ PRODUCTION = MESHBOARD_ENV == "production"
 _dev = not PRODUCTION
 
 DEBUG = env.bool("DEBUG", False)
-SECRET_KEY = env.str("SECRET_KEY") if PRODUCTION else env.str(
-    "SECRET_KEY", "django-insecure-development-only-key-never-use-in-production"
+SECRET_KEY = (
+    env.str("SECRET_KEY")
+    if PRODUCTION
+    else env.str("SECRET_KEY", "django-insecure-development-only-key-never-use-in-production")
 )
 ALLOWED_HOSTS: list[str] = (
-    env.list("ALLOWED_HOSTS") if PRODUCTION else env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+    env.list("ALLOWED_HOSTS")
+    if PRODUCTION
+    else env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 )
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -44,17 +48,31 @@ REDIS_URL = env.str("REDIS_URL") if PRODUCTION else env.str("REDIS_URL", "redis:
 CLUSTER_LABEL_TRIBE = env.str("MESHBOARD_TRIBE_LABEL", "tribe")
 CLUSTER_LABEL_SQUAD = env.str("MESHBOARD_SQUAD_LABEL", "squad")
 MESHBOARD_EXTRA_SYSTEM_NAMESPACES: list[str] = env.list("MESHBOARD_EXTRA_SYSTEM_NAMESPACES", [])
-MESHBOARD_BEAT_TICK_SECONDS = env.int("MESHBOARD_BEAT_TICK_SECONDS", 60, validate=lambda v: 1 <= v <= 3600)
-MESHBOARD_KUBE_CONNECT_TIMEOUT = env.float("MESHBOARD_KUBE_CONNECT_TIMEOUT", 5.0, validate=lambda v: v > 0)
-MESHBOARD_KUBE_READ_TIMEOUT = env.float("MESHBOARD_KUBE_READ_TIMEOUT", 30.0, validate=lambda v: v > 0)
-MESHBOARD_KUBE_PAGE_SIZE = env.int("MESHBOARD_KUBE_PAGE_SIZE", 500, validate=lambda v: 1 <= v <= 10000)
-MESHBOARD_POLL_SOFT_TIME_LIMIT = env.int("MESHBOARD_POLL_SOFT_TIME_LIMIT", 240, validate=lambda v: v > 0)
+MESHBOARD_BEAT_TICK_SECONDS = env.int(
+    "MESHBOARD_BEAT_TICK_SECONDS", 60, validate=lambda v: 1 <= v <= 3600
+)
+MESHBOARD_KUBE_CONNECT_TIMEOUT = env.float(
+    "MESHBOARD_KUBE_CONNECT_TIMEOUT", 5.0, validate=lambda v: v > 0
+)
+MESHBOARD_KUBE_READ_TIMEOUT = env.float(
+    "MESHBOARD_KUBE_READ_TIMEOUT", 30.0, validate=lambda v: v > 0
+)
+MESHBOARD_KUBE_PAGE_SIZE = env.int(
+    "MESHBOARD_KUBE_PAGE_SIZE", 500, validate=lambda v: 1 <= v <= 10000
+)
+MESHBOARD_POLL_SOFT_TIME_LIMIT = env.int(
+    "MESHBOARD_POLL_SOFT_TIME_LIMIT", 240, validate=lambda v: v > 0
+)
 MESHBOARD_POLL_TIME_LIMIT = env.int("MESHBOARD_POLL_TIME_LIMIT", 300, validate=lambda v: v > 0)
 # Directories a Cluster's kubeconfig / token file may be read from (defence against an admin
 # pointing meshboard at arbitrary files on the worker).
 MESHBOARD_CREDENTIALS_DIRS: list[str] = env.list("MESHBOARD_CREDENTIALS_DIRS", [])
 
-LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
+LOG_LEVEL = env.str(
+    "LOG_LEVEL",
+    "INFO",
+    validate=lambda v: v.upper() in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
+).upper()
 
 # Production transport security (all on by default in production; `check --deploy` is clean).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", PRODUCTION)
@@ -142,7 +160,9 @@ def _database() -> dict[str, object]:
     if cfg["ENGINE"] != "django.db.backends.postgresql":
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured(f"meshboard runs on PostgreSQL only; DATABASE_URL uses {cfg['ENGINE']}")
+        raise ImproperlyConfigured(
+            f"meshboard runs on PostgreSQL only; DATABASE_URL uses {cfg['ENGINE']}"
+        )
     return dict(cfg)
 
 
@@ -191,6 +211,7 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
 
 # --- Celery (see meshboard/celery.py) ---------------------------------------------------------
 def _celery_broker(url: str) -> str:

@@ -6,8 +6,16 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"healthz", "readyz", "accounts/login/", "admin/login/"}
-SAMPLE_ARGS = {"name": "demo", "object_id": "1", "app_label": "adoption", "model_name": "cluster",
-               "content_type_id": "1", "pk": "1", "path": "x", "id": "1"}
+SAMPLE_ARGS = {
+    "name": "demo",
+    "object_id": "1",
+    "app_label": "adoption",
+    "model_name": "cluster",
+    "content_type_id": "1",
+    "pk": "1",
+    "path": "x",
+    "id": "1",
+}
 
 
 def _walk(resolver: URLResolver, prefix: str = "") -> list[str]:

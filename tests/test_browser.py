@@ -10,8 +10,15 @@ import pytest
 from adoption import collect
 
 CHROMIUM = os.environ.get("MESHBOARD_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,7 +40,9 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_logs_in_and_renders_the_adoption_chart(live_server, browser, sim, cluster, django_user_model):  # type: ignore[no-untyped-def]
+def test_it_logs_in_and_renders_the_adoption_chart(
+    live_server, browser, sim, cluster, django_user_model
+):  # type: ignore[no-untyped-def]
     django_user_model.objects.create_user("lead", password="lead-pass-123")
     assert collect.snapshot_cluster(cluster).status == "ok"
     page = browser.new_page()

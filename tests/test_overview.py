@@ -18,7 +18,9 @@ def test_it_draws_the_pod_share_per_namespace(sim, cluster, viewer_client):  # t
     start = html.index('id="chart-pod-share"')
     spec = json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
     names = {t["name"] for t in spec["data"]}
-    observed = set(snap.namespaces.filter(system=False, pods_total__gt=0).values_list("namespace", flat=True))
+    observed = set(
+        snap.namespaces.filter(system=False, pods_total__gt=0).values_list("namespace", flat=True)
+    )
     assert names == {f"{cluster.name}/{ns}" for ns in observed}
     assert spec["layout"]["yaxis"]["range"] == [0, 100]
     assert "cdn" not in html.lower()

@@ -14,7 +14,9 @@ from adoption.models import AuthMethod, Cluster, NamespaceObservation, Snapshot,
 pytestmark = pytest.mark.django_db
 
 
-def _rewrite_kubeconfig(src: Path, dst: Path, *, token: str | None = None, server: str | None = None) -> Path:
+def _rewrite_kubeconfig(
+    src: Path, dst: Path, *, token: str | None = None, server: str | None = None
+) -> Path:
     doc = yaml.safe_load(src.read_text())
     for user in doc["users"]:
         if token is not None:
@@ -33,7 +35,9 @@ def _closed_port() -> int:
 
 
 def test_it_records_a_wrong_token_as_unauthorized(sim, cluster, tmp_path):  # type: ignore[no-untyped-def]
-    cluster.kubeconfig_path = str(_rewrite_kubeconfig(sim.kubeconfig_path, tmp_path / "kc", token="wrong"))
+    cluster.kubeconfig_path = str(
+        _rewrite_kubeconfig(sim.kubeconfig_path, tmp_path / "kc", token="wrong")
+    )
     snap = collect.snapshot_cluster(cluster)
 
     assert snap.status == SnapshotStatus.FAILED
@@ -44,7 +48,9 @@ def test_it_records_a_wrong_token_as_unauthorized(sim, cluster, tmp_path):  # ty
 
 def test_it_records_an_unreachable_server(sim, cluster, tmp_path):  # type: ignore[no-untyped-def]
     server = f"http://127.0.0.1:{_closed_port()}"
-    cluster.kubeconfig_path = str(_rewrite_kubeconfig(sim.kubeconfig_path, tmp_path / "kc", server=server))
+    cluster.kubeconfig_path = str(
+        _rewrite_kubeconfig(sim.kubeconfig_path, tmp_path / "kc", server=server)
+    )
     snap = collect.snapshot_cluster(cluster)
 
     assert snap.status == SnapshotStatus.FAILED
@@ -54,7 +60,9 @@ def test_it_records_an_unreachable_server(sim, cluster, tmp_path):  # type: igno
 def test_it_records_a_broken_kubeconfig(db, tmp_path):  # type: ignore[no-untyped-def]
     bad = tmp_path / "kc"
     bad.write_text("apiVersion: v1\nclusters: [oops\n")
-    cluster = Cluster.objects.create(name="broken", auth_method=AuthMethod.KUBECONFIG, kubeconfig_path=str(bad))
+    cluster = Cluster.objects.create(
+        name="broken", auth_method=AuthMethod.KUBECONFIG, kubeconfig_path=str(bad)
+    )
     snap = collect.snapshot_cluster(cluster)
 
     assert snap.status == SnapshotStatus.FAILED

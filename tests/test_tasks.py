@@ -63,8 +63,13 @@ def test_it_skips_disabled_clusters(sim, cluster):  # type: ignore[no-untyped-de
 def test_it_expires_the_lock_beyond_the_hard_time_limit() -> None:
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_TIME_LIMIT < settings.MESHBOARD_POLL_LOCK_TTL
-    assert settings.MESHBOARD_POLL_LOCK_TTL < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert (
+        settings.MESHBOARD_POLL_LOCK_TTL
+        < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    )
     with cluster_lock(987654) as held:
         assert held
         ttl = redis_client().pttl("meshboard:poll-lock:987654")
-        assert settings.CELERY_TASK_TIME_LIMIT * 1000 < ttl <= settings.MESHBOARD_POLL_LOCK_TTL * 1000
+        assert (
+            settings.CELERY_TASK_TIME_LIMIT * 1000 < ttl <= settings.MESHBOARD_POLL_LOCK_TTL * 1000
+        )

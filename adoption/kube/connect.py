@@ -55,7 +55,9 @@ def build_api_client(conn: ClusterConnection) -> client.ApiClient:
     try:
         if conn.method == KUBECONFIG:
             path = _check_path(conn.kubeconfig_path, "kubeconfig", conn.allowed_dirs)
-            return config.new_client_from_config(config_file=str(path), context=conn.context or None)
+            return config.new_client_from_config(
+                config_file=str(path), context=conn.context or None
+            )
         if conn.method == IN_CLUSTER:
             cfg = client.Configuration()
             config.load_incluster_config(client_configuration=cfg)

@@ -31,7 +31,9 @@ def discover(api: client.ApiClient, opts: ListOptions) -> Discovery:
     except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise translate(exc, "API discovery", host) from None
     except ValueError as exc:  # pydantic validation of a malformed discovery document
-        raise KubeError(f"malformed API discovery document from {host}: {type(exc).__name__}") from None
+        raise KubeError(
+            f"malformed API discovery document from {host}: {type(exc).__name__}"
+        ) from None
     found: dict[str, str] = {}
     for g in groups.groups or []:
         if g.preferred_version is not None:

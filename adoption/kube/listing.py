@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import urllib3
@@ -28,7 +28,9 @@ from .errors import (
     KubeUnreachable,
 )
 
-PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+PARTIAL_METADATA = (
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+)
 
 
 class _ListMeta(msgspec.Struct):
@@ -96,7 +98,10 @@ def custom(group: str, version: str, plural: str) -> Callable[[client.ApiClient]
         objs = client.CustomObjectsApi(api)
 
         def fetch(**kw: Any) -> urllib3.HTTPResponse:
-            return objs.list_cluster_custom_object(group, version, plural, **kw)
+            resp: urllib3.HTTPResponse = objs.list_cluster_custom_object(
+                group, version, plural, **kw
+            )
+            return cast(urllib3.HTTPResponse, resp)
 
         return fetch
 
@@ -122,9 +127,13 @@ def translate(exc: BaseException, what: str, host: str) -> KubeError:
                 status=status,
             )
         if status == 404:
-            return KubeNotFound(f"404 Not Found listing {what} on {host}", resource=what, status=status)
+            return KubeNotFound(
+                f"404 Not Found listing {what} on {host}", resource=what, status=status
+            )
         if status == 0:
-            return KubeUnreachable(f"cannot reach {host} listing {what}: {exc.reason}", resource=what)
+            return KubeUnreachable(
+                f"cannot reach {host} listing {what}: {exc.reason}", resource=what
+            )
         return KubeServerError(
             f"HTTP {status} {exc.reason or ''} listing {what} on {host}".replace("  ", " "),
             resource=what,
@@ -205,7 +214,8 @@ def list_pages(
             page = _decoder.decode(data)
         except msgspec.DecodeError as exc:
             raise KubeMalformed(
-                f"malformed response listing {resource.name} on {host}: {exc}", resource=resource.name
+                f"malformed response listing {resource.name} on {host}: {exc}",
+                resource=resource.name,
             ) from None
         items = page.items or []
         stats.objects += len(items)

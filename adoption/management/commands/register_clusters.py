@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--kubeconfig", required=True, help="path to the kubeconfig file")
         parser.add_argument("--context", action="append", default=[], help="only these contexts")
         parser.add_argument("--interval", type=int, default=300, help="poll interval in seconds")
-        parser.add_argument("--environment", default="", help="environment for all (default: from the name)")
+        parser.add_argument(
+            "--environment", default="", help="environment for all (default: from the name)"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         path = Path(opts["kubeconfig"]).resolve()
@@ -51,7 +53,7 @@ class Command(BaseCommand):
                 defaults={
                     "auth_method": AuthMethod.KUBECONFIG,
                     "kubeconfig_path": str(path),
-                    "context": ctx,
+                    "context": str(ctx),
                     "poll_interval": opts["interval"],
                     "environment": opts["environment"] or guess_environment(name),
                     "enabled": True,
