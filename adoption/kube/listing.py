@@ -98,9 +98,7 @@ def custom(group: str, version: str, plural: str) -> Callable[[client.ApiClient]
         objs = client.CustomObjectsApi(api)
 
         def fetch(**kw: Any) -> urllib3.HTTPResponse:
-            resp: urllib3.HTTPResponse = objs.list_cluster_custom_object(
-                group, version, plural, **kw
-            )
+            resp = objs.list_cluster_custom_object(group, version, plural, **kw)
             return cast(urllib3.HTTPResponse, resp)
 
         return fetch
