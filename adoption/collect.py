@@ -18,20 +18,77 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import kube
-from .models import Cluster, NamespaceObservation, Snapshot, SnapshotStatus
+from . import kube, store
+from .classify import ClassifyOptions, ClusterObjects, ClusterResult, classify_cluster
+from .models import Cluster, Snapshot, SnapshotStatus
+from .org import resolver_for
+from .store import NamespaceRow, WorkloadRow
 
 log = logging.getLogger(__name__)
 
-SYSTEM_NAMESPACES = frozenset(
-    {"kube-system", "kube-public", "kube-node-lease", "local-path-storage", "istio-system"}
-)
+ISTIO_PLURALS = {
+    "networking.istio.io": (
+        "virtualservices",
+        "destinationrules",
+        "gateways",
+        "serviceentries",
+        "sidecars",
+    ),
+    "security.istio.io": ("peerauthentications",),
+}
 
-# What a poll lists. Required ones fail the poll when unreadable; optional ones become gaps.
-REQUIRED = (
-    kube.Resource("namespaces", kube.core("list_namespace")),
-    kube.Resource("pods", kube.core("list_pod_for_all_namespaces")),
+
+# What a poll lists: (key in ClusterObjects, resource, required). A required resource that cannot
+# be read fails the poll; an optional one that is forbidden (403) or absent (404) becomes a gap
+# recorded on the snapshot, and the rest of the snapshot stands.
+RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
+    ("namespaces", kube.Resource("namespaces", kube.core("list_namespace")), True),
+    ("pods", kube.Resource("pods", kube.core("list_pod_for_all_namespaces")), True),
+    (
+        "replicasets",
+        kube.Resource(
+            "replicasets", kube.apps("list_replica_set_for_all_namespaces"), metadata_only=True
+        ),
+        False,
+    ),
+    (
+        "jobs",
+        kube.Resource("jobs", kube.batch("list_job_for_all_namespaces"), metadata_only=True),
+        False,
+    ),
+    (
+        "deployments",
+        kube.Resource("deployments", kube.apps("list_deployment_for_all_namespaces")),
+        False,
+    ),
+    (
+        "statefulsets",
+        kube.Resource("statefulsets", kube.apps("list_stateful_set_for_all_namespaces")),
+        False,
+    ),
+    (
+        "daemonsets",
+        kube.Resource("daemonsets", kube.apps("list_daemon_set_for_all_namespaces")),
+        False,
+    ),
+    ("cronjobs", kube.Resource("cronjobs", kube.batch("list_cron_job_for_all_namespaces")), False),
+    ("services", kube.Resource("services", kube.core("list_service_for_all_namespaces")), False),
+    (
+        "configmaps",
+        kube.Resource(
+            "configmaps", kube.core_in_namespace("list_namespaced_config_map", "istio-system")
+        ),
+        False,
+    ),
+    (
+        "webhooks",
+        kube.Resource(
+            "mutatingwebhookconfigurations", kube.admission("list_mutating_webhook_configuration")
+        ),
+        False,
+    ),
 )
+REQUIRED = tuple(r for _, r, required in RESOURCES if required)
 
 
 @dataclass
@@ -40,7 +97,21 @@ class ClusterRead:
 
     discovery: kube.Discovery
     objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    istio: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     stats: kube.ListStats = field(default_factory=kube.ListStats)
+
+    def cluster_objects(self) -> ClusterObjects:
+        deployments = self.objects.get("deployments", [])
+        return ClusterObjects(
+            **{key: self.objects.get(key, []) for key, _, _ in RESOURCES},
+            istio=self.istio,
+            istiod=[d for d in deployments if _is_istiod(d)],
+        )
+
+
+def _is_istiod(obj: dict[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get("app") == "istiod"
 
 
 def connection_for(cluster: Cluster) -> kube.ClusterConnection:
@@ -63,70 +134,103 @@ def list_options() -> kube.ListOptions:
     )
 
 
+def _list_optional(
+    api: Any, resource: kube.Resource, opts: kube.ListOptions, stats: kube.ListStats
+) -> list[dict[str, Any]]:
+    try:
+        return kube.list_items(api, resource, opts, stats)
+    except (kube.KubeForbidden, kube.KubeNotFound) as exc:
+        stats.gaps.append({"resource": resource.name, "kind": exc.kind, "error": exc.message})
+        return []
+
+
 def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> ClusterRead:
     """List everything a snapshot needs. Raises `kube.KubeError` when the poll cannot stand."""
     opts = opts or list_options()
     api = kube.build_api_client(connection_for(cluster))
     try:
         read = ClusterRead(discovery=kube.discover(api, opts))
-        for resource in REQUIRED:
-            read.objects[resource.name] = kube.list_items(api, resource, opts, read.stats)
+        for key, resource, required in RESOURCES:
+            if required:
+                read.objects[key] = kube.list_items(api, resource, opts, read.stats)
+            else:
+                read.objects[key] = _list_optional(api, resource, opts, read.stats)
+        for group, plurals in ISTIO_PLURALS.items():
+            version = read.discovery.groups.get(group)
+            if version is None:
+                continue  # a cluster without Istio CRDs is valid: zero Istio resources
+            for plural in plurals:
+                resource = kube.Resource(f"{plural}.{group}", kube.custom(group, version, plural))
+                read.istio[plural] = _list_optional(api, resource, opts, read.stats)
         return read
     finally:
         api.close()
 
 
-def _has_proxy(pod: dict[str, Any]) -> bool:
-    spec = pod.get("spec") or {}
-    if any(c.get("name") == "istio-proxy" for c in spec.get("containers") or []):
-        return True
-    if any(
-        c.get("name") == "istio-proxy" and c.get("restartPolicy") == "Always"
-        for c in spec.get("initContainers") or []
-    ):
-        return True
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    return annotations.get("ambient.istio.io/redirection") == "enabled"
-
-
-def _injection(labels: dict[str, str]) -> tuple[str, str]:
-    if "istio-injection" in labels:
-        return (
-            "sidecar-default" if labels["istio-injection"] == "enabled" else "sidecar-disabled"
-        ), ""
-    if labels.get("istio.io/rev"):
-        return "sidecar-revision", labels["istio.io/rev"]
-    if labels.get("istio.io/dataplane-mode") == "ambient":
-        return "ambient", ""
-    return "not-enrolled", ""
-
-
-def observe_namespaces(read: ClusterRead) -> list[dict[str, Any]]:
-    """Per-namespace figures of one read."""
-    rows: dict[str, dict[str, Any]] = {}
-    for ns in read.objects["namespaces"]:
-        meta = ns.get("metadata") or {}
-        name = meta.get("name") or ""
-        labels = meta.get("labels") or {}
-        injection, revision = _injection(labels)
-        rows[name] = {
-            "namespace": name,
-            "tribe": labels.get(settings.CLUSTER_LABEL_TRIBE, ""),
-            "injection": "system-ignored" if name in SYSTEM_NAMESPACES else injection,
-            "revision": revision,
-            "system": name in SYSTEM_NAMESPACES,
-            "pods_total": 0,
-            "pods_meshed": 0,
-        }
-    for pod in read.objects["pods"]:
-        meta = pod.get("metadata") or {}
-        row = rows.get(meta.get("namespace") or "")
-        phase = (pod.get("status") or {}).get("phase")
-        if row is None or phase in ("Succeeded", "Failed"):
-            continue
-        row["pods_total"] += 1
-        row["pods_meshed"] += _has_proxy(pod)
-    return list(rows.values())
+def classify_read(
+    cluster: Cluster, read: ClusterRead, at: datetime
+) -> tuple[ClusterResult, list[WorkloadRow], list[NamespaceRow]]:
+    """Classify one read and resolve tribes/squads into rows ready to store."""
+    opts = ClassifyOptions(
+        extra_system_namespaces=frozenset(settings.MESHBOARD_EXTRA_SYSTEM_NAMESPACES), now=at
+    )
+    result = classify_cluster(read.cluster_objects(), opts)
+    resolver = resolver_for(cluster.name)
+    namespaces = [
+        NamespaceRow(
+            namespace=ns.name,
+            tribe=resolver.tribe(ns.name, ns.labels),
+            injection=ns.klass,
+            revision=ns.revision_resolved or ns.revision or "",
+            system=ns.system,
+            pods_total=ns.pods_total,
+            pods_meshed=ns.pods_meshed,
+            workloads_total=ns.workloads_total,
+            workloads_meshed=ns.workloads_meshed,
+            conflicts=list(ns.conflicts),
+        )
+        for ns in result.namespaces
+    ]
+    ns_labels = {ns.name: ns.labels for ns in result.namespaces}
+    workloads = [
+        WorkloadRow(
+            namespace=w.namespace,
+            kind=w.kind,
+            name=w.name,
+            tribe=resolver.tribe(w.namespace, ns_labels.get(w.namespace)),
+            squad=resolver.squad(w.namespace, w.name, w.labels),
+            system=w.system,
+            state=w.state,
+            reason=w.reason,
+            pods_total=w.pods_total,
+            pods_meshed=w.pods_meshed,
+            pods_missing=w.pods_missing,
+            mesh_mode=w.mesh_mode,
+            injection_expected=w.injection_expected,
+            revision_requested=w.revision_requested or "",
+            revision_used=w.revision_used or "",
+            proxy_versions=list(w.proxy_versions),
+            control_plane_version=w.control_plane_version or "",
+            behind=w.behind,
+            proxy_cpu_request_m=w.proxy_cpu_request_m,
+            proxy_cpu_limit_m=w.proxy_cpu_limit_m,
+            proxy_memory_request_b=w.proxy_memory_request_b,
+            proxy_memory_limit_b=w.proxy_memory_limit_b,
+            missing_since=w.missing_since,
+            services=list(w.services),
+            has_virtualservice=w.has_virtualservice,
+            has_destinationrule=w.has_destinationrule,
+            timeout=w.timeout,
+            retries=w.retries,
+            fault=w.fault,
+            circuit_breaking=w.circuit_breaking,
+            outlier_detection=w.outlier_detection,
+            mtls_mode=w.mtls_mode,
+            diagnostics=list(w.diagnostics),
+        )
+        for w in result.workloads
+    ]
+    return result, workloads, namespaces
 
 
 def _claim(cluster: Cluster, started_at: datetime) -> Snapshot | None:
@@ -156,13 +260,10 @@ def snapshot_cluster(cluster: Cluster, *, started_at: datetime | None = None) ->
     t0 = time.monotonic()
     try:
         read = read_cluster(cluster)
-        rows = observe_namespaces(read)
+        result, workloads, namespaces = classify_read(cluster, read, started_at)
+        counted = [ns for ns in namespaces if not ns.system]
         with transaction.atomic():
-            NamespaceObservation.objects.bulk_create(
-                NamespaceObservation(snapshot=snap, cluster=cluster, observed_at=started_at, **row)
-                for row in rows
-            )
-            counted = [r for r in rows if not r["system"]]
+            store.write_snapshot(snap, workloads, namespaces)
             Snapshot.objects.filter(pk=snap.pk).update(
                 status=SnapshotStatus.OK,
                 finished_at=timezone.now(),
@@ -170,10 +271,11 @@ def snapshot_cluster(cluster: Cluster, *, started_at: datetime | None = None) ->
                 bytes_read=read.stats.bytes_read,
                 objects_seen=read.stats.objects,
                 api_version=read.discovery.server_version,
+                istio_versions=result.control_planes,
                 gaps=read.stats.gaps,
-                namespaces_total=len(rows),
-                pods_total=sum(r["pods_total"] for r in counted),
-                pods_meshed=sum(r["pods_meshed"] for r in counted),
+                namespaces_total=len(namespaces),
+                pods_total=sum(ns.pods_total for ns in counted),
+                pods_meshed=sum(ns.pods_meshed for ns in counted),
                 error="",
             )
     except Exception as exc:

@@ -196,6 +196,9 @@ class NamespaceObservation(models.Model):
     system = models.BooleanField(default=False)
     pods_total = models.PositiveIntegerField(default=0)
     pods_meshed = models.PositiveIntegerField(default=0)
+    workloads_total = models.PositiveIntegerField(default=0)
+    workloads_meshed = models.PositiveIntegerField(default=0)
+    conflicts = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -212,3 +215,215 @@ class NamespaceObservation(models.Model):
     @property
     def meshed_share(self) -> float | None:
         return self.pods_meshed / self.pods_total if self.pods_total else None
+
+
+class Tribe(models.Model):
+    """A tribe of the org chart: owns namespaces. Created on first sight at poll time."""
+
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Squad(models.Model):
+    """A squad: owns workloads, belongs to one tribe."""
+
+    tribe = models.ForeignKey(Tribe, on_delete=models.CASCADE, related_name="squads")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["tribe__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tribe", "name"], name="squad_unique_in_tribe")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tribe.name}/{self.name}"
+
+
+class RuleKind(models.TextChoices):
+    TRIBE = "tribe", "Namespace → tribe"
+    SQUAD = "squad", "Workload → squad"
+
+
+class OwnershipRule(models.Model):
+    """An explicit mapping that beats the labels.
+
+    Tribe rules match a cluster name glob and a namespace glob; squad rules match a namespace
+    glob and a workload name glob. The lowest ``priority`` wins, then the most specific pattern.
+    """
+
+    kind = models.CharField(max_length=10, choices=RuleKind.choices)
+    cluster_pattern = models.CharField(
+        max_length=100, default="*", help_text="glob on the cluster name"
+    )
+    namespace_pattern = models.CharField(
+        max_length=253, default="*", help_text="glob on the namespace"
+    )
+    workload_pattern = models.CharField(
+        max_length=253, default="*", help_text="glob on the workload name (squad rules)"
+    )
+    value = models.CharField(max_length=100, help_text="tribe or squad name")
+    priority = models.PositiveSmallIntegerField(default=100)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["kind", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "cluster_pattern", "namespace_pattern", "workload_pattern"],
+                name="ownership_rule_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        where = f"{self.cluster_pattern}/{self.namespace_pattern}/{self.workload_pattern}"
+        return f"{self.kind}: {where} → {self.value}"
+
+
+class WorkloadObservation(models.Model):
+    """What one snapshot saw of one workload (the classifier's record, flattened)."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="workloads")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    observed_at = models.DateTimeField()
+    namespace = models.CharField(max_length=253)
+    kind = models.CharField(max_length=40)
+    name = models.CharField(max_length=253)
+    tribe = models.CharField(max_length=100, blank=True)
+    squad = models.CharField(max_length=100, blank=True)
+    system = models.BooleanField(default=False)
+    state = models.CharField(max_length=20)
+    reason = models.TextField(blank=True)
+    pods_total = models.PositiveIntegerField(default=0)
+    pods_meshed = models.PositiveIntegerField(default=0)
+    pods_missing = models.PositiveIntegerField(default=0)
+    mesh_mode = models.CharField(max_length=20, default="none")
+    injection_expected = models.BooleanField(default=False)
+    revision_requested = models.CharField(max_length=100, blank=True)
+    revision_used = models.CharField(max_length=100, blank=True)
+    proxy_versions = models.JSONField(default=list)
+    control_plane_version = models.CharField(max_length=60, blank=True)
+    behind = models.BooleanField(default=False)
+    proxy_cpu_request_m = models.BigIntegerField(default=0)
+    proxy_cpu_limit_m = models.BigIntegerField(default=0)
+    proxy_memory_request_b = models.BigIntegerField(default=0)
+    proxy_memory_limit_b = models.BigIntegerField(default=0)
+    missing_since = models.DateTimeField(null=True, blank=True)
+    services = models.JSONField(default=list)
+    has_virtualservice = models.BooleanField(default=False)
+    has_destinationrule = models.BooleanField(default=False)
+    timeout = models.BooleanField(default=False)
+    retries = models.BooleanField(default=False)
+    fault = models.BooleanField(default=False)
+    circuit_breaking = models.BooleanField(default=False)
+    outlier_detection = models.BooleanField(default=False)
+    mtls_mode = models.CharField(max_length=20, default="UNSET")
+    diagnostics = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "namespace", "kind", "name"], name="wlobs_unique"
+            ),
+        ]
+        indexes = [
+            # a workload's own history (workload page)
+            models.Index(
+                fields=["cluster", "namespace", "kind", "name", "observed_at"],
+                name="wlobs_history_idx",
+            ),
+            # a tribe's / squad's to-do list in the current snapshot
+            models.Index(fields=["snapshot", "tribe", "squad"], name="wlobs_team_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name} {self.state}"
+
+
+class RollupCounts(models.Model):
+    """Every count the metrics of DESIGN §3 need, for one (cluster, tribe, squad) group.
+
+    Workload counts leave out system namespaces; ``workloads_total`` leaves out idle workloads
+    (they are counted in ``workloads_idle``). Namespace counts sit on the tribe's rows with an
+    empty squad (namespaces belong to tribes, not squads).
+    """
+
+    tribe = models.CharField(max_length=100, blank=True)
+    squad = models.CharField(max_length=100, blank=True)
+    workloads_total = models.PositiveIntegerField(default=0)
+    workloads_meshed = models.PositiveIntegerField(default=0)
+    workloads_partial = models.PositiveIntegerField(default=0)
+    workloads_missing = models.PositiveIntegerField(default=0)
+    workloads_opted_out = models.PositiveIntegerField(default=0)
+    workloads_ineligible = models.PositiveIntegerField(default=0)
+    workloads_not_enrolled = models.PositiveIntegerField(default=0)
+    workloads_ambient_pending = models.PositiveIntegerField(default=0)
+    workloads_idle = models.PositiveIntegerField(default=0)
+    workloads_behind = models.PositiveIntegerField(default=0)
+    meshed_with_service = models.PositiveIntegerField(default=0)
+    resilience_timeouts = models.PositiveIntegerField(default=0)
+    resilience_retries = models.PositiveIntegerField(default=0)
+    resilience_circuit_breaking = models.PositiveIntegerField(default=0)
+    resilience_outlier_detection = models.PositiveIntegerField(default=0)
+    pods_total = models.PositiveIntegerField(default=0)
+    pods_meshed = models.PositiveIntegerField(default=0)
+    namespaces_total = models.PositiveIntegerField(default=0)
+    namespaces_enabled = models.PositiveIntegerField(default=0)
+    proxy_cpu_request_m = models.BigIntegerField(default=0)
+    proxy_memory_request_b = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class SnapshotRollup(RollupCounts):
+    """Per good snapshot (recent window): the fine-grained series."""
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="rollups")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot", "tribe", "squad"], name="snaprollup_unique"
+            ),
+        ]
+        indexes = [
+            # org/tribe series over a time range
+            models.Index(fields=["observed_at", "tribe"], name="snaprollup_series_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot_id} {self.tribe}/{self.squad}"
+
+
+class DailyRollup(RollupCounts):
+    """Per (day, cluster, tribe, squad): the figures of the cluster's last good snapshot that day.
+
+    Kept forever; every long-range page, chart and export is an aggregate over these rows.
+    """
+
+    day = models.DateField()
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "cluster", "tribe", "squad"], name="dailyrollup_unique"
+            ),
+        ]
+        indexes = [
+            # org/tribe/squad series over a date range
+            models.Index(fields=["day", "tribe", "squad"], name="dailyrollup_series_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.cluster_id} {self.tribe}/{self.squad}"

@@ -14,7 +14,18 @@ from .errors import (
     KubeServerError,
     KubeUnreachable,
 )
-from .listing import ListOptions, ListStats, Resource, apps, batch, core, custom, list_items
+from .listing import (
+    ListOptions,
+    ListStats,
+    Resource,
+    admission,
+    apps,
+    batch,
+    core,
+    core_in_namespace,
+    custom,
+    list_items,
+)
 
 __all__ = [
     "IN_CLUSTER",
@@ -34,10 +45,12 @@ __all__ = [
     "ListOptions",
     "ListStats",
     "Resource",
+    "admission",
     "apps",
     "batch",
     "build_api_client",
     "core",
+    "core_in_namespace",
     "custom",
     "discover",
     "list_items",

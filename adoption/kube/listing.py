@@ -8,6 +8,7 @@ with backoff on 429/5xx, and a request timeout on every call.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -91,6 +92,14 @@ def apps(method: str) -> Callable[[client.ApiClient], Fetch]:
 
 def batch(method: str) -> Callable[[client.ApiClient], Fetch]:
     return lambda api: getattr(client.BatchV1Api(api), method)
+
+
+def core_in_namespace(method: str, namespace: str) -> Callable[[client.ApiClient], Fetch]:
+    return lambda api: functools.partial(getattr(client.CoreV1Api(api), method), namespace)
+
+
+def admission(method: str) -> Callable[[client.ApiClient], Fetch]:
+    return lambda api: getattr(client.AdmissionregistrationV1Api(api), method)
 
 
 def custom(group: str, version: str, plural: str) -> Callable[[client.ApiClient], Fetch]:
