@@ -188,6 +188,7 @@ def classify_read(
             workloads_total=ns.workloads_total,
             workloads_meshed=ns.workloads_meshed,
             conflicts=list(ns.conflicts),
+            labels=dict(ns.labels),
         )
         for ns in result.namespaces
     ]
@@ -199,6 +200,7 @@ def classify_read(
             name=w.name,
             tribe=resolver.tribe(w.namespace, ns_labels.get(w.namespace)),
             squad=resolver.squad(w.namespace, w.name, w.labels),
+            squad_label=str(w.labels.get(settings.CLUSTER_LABEL_SQUAD, ""))[:100],
             system=w.system,
             state=w.state,
             reason=w.reason,

@@ -199,6 +199,9 @@ class NamespaceObservation(models.Model):
     workloads_total = models.PositiveIntegerField(default=0)
     workloads_meshed = models.PositiveIntegerField(default=0)
     conflicts = models.JSONField(default=list, blank=True)
+    labels = models.JSONField(
+        default=dict, blank=True, help_text="kept to re-resolve tribes after a reorg"
+    )
 
     class Meta:
         constraints = [
@@ -296,6 +299,11 @@ class WorkloadObservation(models.Model):
     name = models.CharField(max_length=253)
     tribe = models.CharField(max_length=100, blank=True)
     squad = models.CharField(max_length=100, blank=True)
+    squad_label = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="value of the squad label at poll time (for re-resolution)",
+    )
     system = models.BooleanField(default=False)
     state = models.CharField(max_length=20)
     reason = models.TextField(blank=True)

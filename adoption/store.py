@@ -58,6 +58,7 @@ class WorkloadRow:
     squad: str
     system: bool
     state: str
+    squad_label: str = ""
     reason: str = ""
     pods_total: int = 0
     pods_meshed: int = 0
@@ -98,6 +99,7 @@ class NamespaceRow:
     workloads_total: int = 0
     workloads_meshed: int = 0
     conflicts: list[str] | None = None
+    labels: dict[str, str] | None = None
 
 
 def rollup_counts(
@@ -185,7 +187,7 @@ def write_snapshot(
             snapshot=snapshot,
             cluster_id=snapshot.cluster_id,
             observed_at=snapshot.started_at,
-            **{**asdict(ns), "conflicts": ns.conflicts or []},
+            **{**asdict(ns), "conflicts": ns.conflicts or [], "labels": ns.labels or {}},
         )
         for ns in namespaces
     )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from . import collect
+from . import collect, history
 from .locks import cluster_lock
 from .models import Cluster
 
@@ -47,3 +47,9 @@ def poll_cluster(cluster_id: int, scheduled_at: str | None = None) -> str:
             return "locked"
         snap = collect.snapshot_cluster(cluster, started_at=started_at)
     return snap.status
+
+
+@shared_task(name="adoption.tasks.apply_retention")
+def apply_retention() -> dict[str, int]:
+    """Daily: thin old snapshots to one per cluster and day, expire the oldest (batched)."""
+    return history.apply_retention()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import plotly
+from celery.schedules import crontab
 from environs import FileAwareEnv
 
 # Lets `ModelAdmin[Model]` / `QuerySet[Model]` generics (for mypy) work at runtime.
@@ -64,6 +65,14 @@ MESHBOARD_POLL_SOFT_TIME_LIMIT = env.int(
     "MESHBOARD_POLL_SOFT_TIME_LIMIT", 240, validate=lambda v: v > 0
 )
 MESHBOARD_POLL_TIME_LIMIT = env.int("MESHBOARD_POLL_TIME_LIMIT", 300, validate=lambda v: v > 0)
+# Retention: every snapshot in full for this many days, then each cluster's last good snapshot
+# of each day for this many days; daily rollups are kept forever.
+MESHBOARD_RETENTION_FULL_DAYS = env.int(
+    "MESHBOARD_RETENTION_FULL_DAYS", 14, validate=lambda v: v >= 1
+)
+MESHBOARD_RETENTION_DAILY_DAYS = env.int(
+    "MESHBOARD_RETENTION_DAILY_DAYS", 730, validate=lambda v: v >= 1
+)
 # Directories a Cluster's kubeconfig / token file may be read from (defence against an admin
 # pointing meshboard at arbitrary files on the worker).
 MESHBOARD_CREDENTIALS_DIRS: list[str] = env.list("MESHBOARD_CREDENTIALS_DIRS", [])
@@ -239,6 +248,10 @@ CELERY_BEAT_SCHEDULE = {
     "poll-due-clusters": {
         "task": "adoption.tasks.poll_due_clusters",
         "schedule": float(MESHBOARD_BEAT_TICK_SECONDS),
+    },
+    "apply-retention": {
+        "task": "adoption.tasks.apply_retention",
+        "schedule": crontab(hour=3, minute=17),
     },
 }
 

@@ -28,6 +28,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='namespaceobservation',
+            name='labels',
+            field=models.JSONField(blank=True, default=dict, help_text='kept to re-resolve tribes after a reorg'),
+        ),
+        migrations.AddField(
+            model_name='namespaceobservation',
             name='workloads_meshed',
             field=models.PositiveIntegerField(default=0),
         ),
@@ -148,6 +153,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=253)),
                 ('tribe', models.CharField(blank=True, max_length=100)),
                 ('squad', models.CharField(blank=True, max_length=100)),
+                ('squad_label', models.CharField(blank=True, help_text='value of the squad label at poll time (for re-resolution)', max_length=100)),
                 ('system', models.BooleanField(default=False)),
                 ('state', models.CharField(max_length=20)),
                 ('reason', models.TextField(blank=True)),
