@@ -1,0 +1,367 @@
+"""``classify_cluster``: namespaces (N1–N7) → pods (W/B/P rules) → workloads → resilience →
+diagnostics.  Linear in the number of objects: every cross reference goes through a
+dict index (namespaces, owners, Services by selector anchor, Istio resources by host).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diagnostics import MB, Reporter, istio_messages
+from .injection import DATAPLANE_MODE, INJECT_KEY, InjectionPolicy
+from .kube import annotations_of, as_dict, as_str, labels_of, meta, name_of, namespace_of, spec_of
+from .model import (
+    MESHED_POD_STATES,
+    ClassifyOptions,
+    ClusterObjects,
+    ClusterResult,
+    Diagnostic,
+    NamespaceRecord,
+    PodRecord,
+    PodState,
+    WorkloadRecord,
+)
+from .namespaces import NamespaceInfo, classify_namespace
+from .pods import created_at, decide_pod, pod_proxy_version, proxy_resources
+from .resilience import ResilienceIndex, ServiceIndex
+from .versions import control_plane_versions
+from .workloads import (
+    OwnerIndex,
+    WorkloadAcc,
+    aggregate,
+    synthetic_pod,
+    template_labels,
+    workload_objects,
+)
+
+_NOT_COUNTED_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+class _Namespaces:
+    def __init__(self, objs: ClusterObjects, policy: InjectionPolicy, system: frozenset[str]):
+        self.policy = policy
+        self.system = system
+        self.infos: dict[str, NamespaceInfo] = {}
+        for ns in objs.namespaces:
+            name = name_of(ns)
+            if name:
+                self.infos[name] = classify_namespace(name, labels_of(ns), policy, system)
+
+    def get(self, name: str) -> NamespaceInfo:
+        info = self.infos.get(name)
+        if info is None:
+            info = classify_namespace(name, {}, self.policy, self.system, declared=False)
+            self.infos[name] = info
+        return info
+
+
+def classify_pod(
+    pod: dict[str, Any],
+    ns: NamespaceInfo,
+    policy: InjectionPolicy,
+    workload_kind: str,
+    workload_name: str,
+    root_namespace: str = "istio-system",
+    labels: dict[str, str] | None = None,
+) -> PodRecord:
+    """Classify one pod (plain dict) into a :class:`PodRecord`."""
+    m = meta(pod)
+    labels = labels_of(pod) if labels is None else labels
+    annos = annotations_of(pod)
+    spec = spec_of(pod)
+    v = decide_pod(ns, labels, annos, spec, policy, root_namespace)
+    phase = as_str(as_dict(pod.get("status")).get("phase"))
+    cpu_r, cpu_l, mem_r, mem_l = proxy_resources(v.proxy, annos)
+    rec = PodRecord(
+        namespace=ns.name,
+        name=as_str(m.get("name")),
+        workload_kind=workload_kind,
+        workload_name=workload_name,
+        state=v.state.value,
+        reason=v.reason,
+        counted=phase not in _NOT_COUNTED_PHASES,
+        injection_expected=v.injection_expected,
+        revision_requested=v.revision_requested,
+        revision_used=v.revision_used,
+        proxy_image=v.proxy.image,
+        proxy_version=pod_proxy_version(v.proxy, annos),
+        created=created_at(m),
+        mesh_mode=v.proxy.mode if v.state in MESHED_POD_STATES else "none",
+        labels=labels,
+        proxy_cpu_request_m=cpu_r,
+        proxy_cpu_limit_m=cpu_l,
+        proxy_memory_request_b=mem_r,
+        proxy_memory_limit_b=mem_l,
+    )
+    if v.unknown_revision:
+        rec.diagnostics.append("MB0004")
+    if v.invalid_inject_value is not None:
+        rec.diagnostics.append("MB0005")
+    if v.proxy.rule == "P8":
+        rec.diagnostics.append("MB0008")
+    if v.state in (PodState.SIDECAR, PodState.NATIVE_SIDECAR) and (
+        ns.labels.get(DATAPLANE_MODE) == "ambient" or labels.get(DATAPLANE_MODE) == "ambient"
+    ):
+        rec.diagnostics.append("MB0003")
+    return rec
+
+
+def classify_cluster(objs: ClusterObjects, opts: ClassifyOptions | None = None) -> ClusterResult:
+    """Classify one cluster.  Pure: no I/O, input dicts are not modified."""
+    opts = opts or ClassifyOptions()
+    system = opts.system_namespaces | opts.extra_system_namespaces
+    policy = InjectionPolicy(objs.webhooks, objs.configmaps, opts.enable_namespaces_by_default)
+    namespaces = _Namespaces(objs, policy, system)
+
+    by_kind: dict[str, list[dict[str, Any]]] = {
+        "Deployment": objs.deployments,
+        "StatefulSet": objs.statefulsets,
+        "DaemonSet": objs.daemonsets,
+        "CronJob": objs.cronjobs,
+        "ReplicationController": objs.replicationcontrollers,
+        "ReplicaSet": objs.replicasets,
+        "Job": objs.jobs,
+    }
+    accs: dict[tuple[str, str, str], WorkloadAcc] = {}
+    objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for ns_name, kind, name, obj in workload_objects(by_kind):
+        key = (ns_name, kind, name)
+        accs[key] = WorkloadAcc(ns_name, kind, name, template_labels(obj, kind), [], True)
+        objects[key] = obj
+    owners = OwnerIndex(objs.replicasets, objs.jobs, set(accs))
+
+    istiod: list[dict[str, Any]] = list(objs.istiod)
+    pods_out: list[PodRecord] = []
+
+    def add(pod: dict[str, Any], kind: str | None = None, name: str | None = None) -> None:
+        ns_name = namespace_of(pod)
+        ns = namespaces.get(ns_name)
+        labels = labels_of(pod)
+        if kind is None or name is None:
+            kind, name = owners.resolve(pod, ns_name, labels)
+        rec = classify_pod(pod, ns, policy, kind, name, opts.root_namespace, labels)
+        pods_out.append(rec)
+        key = (ns_name, kind, name)
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = WorkloadAcc(ns_name, kind, name)
+        acc.pods.append(rec)
+        if labels.get("app") == "istiod":
+            istiod.append(pod)
+
+    for pod in objs.pods:
+        add(pod)
+    if opts.template_pods:
+        for key, acc in list(accs.items()):
+            if acc.from_object and not acc.pods:
+                add(synthetic_pod(objects[key], key[1]), key[1], key[2])
+
+    injector_values = {rev: cfg.values for rev, cfg in policy.injectors.items()}
+    control_planes = control_plane_versions(istiod, injector_values)
+    services = ServiceIndex(objs.services)
+    resilience = ResilienceIndex(objs.istio, opts.root_namespace, opts.cluster_domain)
+
+    workloads: list[WorkloadRecord] = []
+    for acc in accs.values():
+        ns = namespaces.get(acc.namespace)
+        rec = aggregate(acc, ns.system, control_planes, ns.revision_resolved)
+        rec.services = services.selecting(acc.namespace, rec.labels)
+        hosts = [f"{s}.{acc.namespace}.svc.{opts.cluster_domain}" for s in rec.services]
+        res = resilience.for_hosts(hosts, acc.namespace, rec.labels)
+        rec.has_virtualservice = res.has_virtualservice
+        rec.has_destinationrule = res.has_destinationrule
+        rec.timeout, rec.retries, rec.fault = res.timeout, res.retries, res.fault
+        rec.circuit_breaking = res.circuit_breaking
+        rec.outlier_detection = res.outlier_detection
+        rec.mtls_mode = res.mtls_mode
+        workloads.append(rec)
+    workloads.sort(key=lambda w: (w.namespace, w.kind, w.name))
+
+    messages, ist0103 = istio_messages(objs, opts.root_namespace)
+    mb = _meshboard_messages(accs, workloads, namespaces, objects, ist0103, policy)
+    by_workload: dict[tuple[str, str], list[str]] = {}
+    for d in messages + mb:
+        if d.namespace is not None and d.workload is not None:
+            by_workload.setdefault((d.namespace, d.workload), []).append(d.code)
+    pod_workload = {(p.namespace, p.name): f"{p.workload_kind}/{p.workload_name}" for p in pods_out}
+    for d in messages:
+        if d.code == "IST0103" and d.namespace is not None:
+            wl = pod_workload.get((d.namespace, d.resource.rsplit("/", 1)[-1]))
+            if wl is not None:
+                d.workload = wl
+                by_workload.setdefault((d.namespace, wl), []).append(d.code)
+    for w in workloads:
+        w.diagnostics = sorted(set(by_workload.get((w.namespace, f"{w.kind}/{w.name}"), [])))
+
+    ns_records = _namespace_records(namespaces, pods_out, workloads)
+    return ClusterResult(
+        namespaces=ns_records,
+        workloads=workloads,
+        pods=pods_out,
+        messages=messages + mb,
+        control_planes=control_planes,
+    )
+
+
+def _namespace_records(
+    namespaces: _Namespaces, pods: list[PodRecord], workloads: list[WorkloadRecord]
+) -> list[NamespaceRecord]:
+    recs: dict[str, NamespaceRecord] = {}
+    for name, info in namespaces.infos.items():
+        recs[name] = NamespaceRecord(
+            name=name,
+            klass=info.klass.value,
+            revision=info.revision,
+            revision_resolved=info.revision_resolved,
+            labels=dict(info.labels),
+            system=info.system,
+            conflicts=list(info.conflicts),
+            reason=info.reason,
+        )
+    for p in pods:
+        if p.counted:
+            r = recs[p.namespace]
+            r.pods_total += 1
+            r.pods_meshed += p.state in MESHED_POD_STATES
+    for w in workloads:
+        if w.state != "idle":
+            r = recs[w.namespace]
+            r.workloads_total += 1
+            r.workloads_meshed += w.state == "meshed"
+    return sorted(recs.values(), key=lambda r: r.name)
+
+
+def _meshboard_messages(
+    accs: dict[tuple[str, str, str], WorkloadAcc],
+    workloads: list[WorkloadRecord],
+    namespaces: _Namespaces,
+    objects: dict[tuple[str, str, str], dict[str, Any]],
+    ist0103: set[tuple[str, str]],
+    policy: InjectionPolicy,
+) -> list[Diagnostic]:
+    """MB codes: stricter than istioctl, always ``origin="meshboard"``."""
+    rep = Reporter()
+    for name, info in namespaces.infos.items():
+        if not info.declared:
+            continue
+        res = f"Namespace {name}"
+        if (
+            info.revision
+            and policy.revision_exists(info.revision) is False
+            and info.klass.value == "sidecar-revision"
+        ):
+            rep.report(
+                {},
+                "MB0004",
+                res,
+                f"Namespace {name} requests revision {info.revision!r} but no "
+                "injector webhook serves this revision or tag; new pods get no proxy.",
+                namespace=name,
+            )
+        if info.conflicts and DATAPLANE_MODE in info.conflicts:
+            rep.report(
+                {},
+                "MB0003",
+                res,
+                f"Namespace {name} mixes sidecar and ambient labels "
+                f"({', '.join(info.conflicts)}); pods get sidecars and are not captured "
+                "by ambient.",
+                namespace=name,
+            )
+    for w in workloads:
+        acc = accs[(w.namespace, w.kind, w.name)]
+        obj = objects.get((w.namespace, w.kind, w.name), {})
+        res = f"{w.kind} {w.namespace}/{w.name}"
+        wl = f"{w.kind}/{w.name}"
+        missing = [
+            p
+            for p in acc.pods
+            if p.counted
+            and p.state == PodState.MISSING_PROXY.value
+            and (p.namespace, p.name) not in ist0103
+        ]
+        if missing and not namespaces.get(w.namespace).system:
+            rep.report(
+                obj,
+                "MB0001",
+                res,
+                f"{len(missing)} pod(s) of {res} have no proxy although the "
+                f"mesh is requested: {missing[0].reason}.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        if w.state == "idle" and acc.from_object:
+            rep.report(
+                obj,
+                "MB0002",
+                res,
+                f"{res} has no running pods; it is left out of adoption figures.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        codes = {c for p in acc.pods for c in p.diagnostics}
+        if "MB0003" in codes:
+            rep.report(
+                obj,
+                "MB0003",
+                res,
+                f"{res} runs sidecars although ambient mode is requested; "
+                "istio-cni will not capture sidecar pods.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        if "MB0004" in codes:
+            rev = next((p.revision_requested for p in acc.pods if "MB0004" in p.diagnostics), None)
+            rep.report(
+                obj,
+                "MB0004",
+                res,
+                f"{res} requests revision {rev!r} that no injector webhook serves.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        if "MB0005" in codes:
+            rep.report(
+                obj,
+                "MB0005",
+                res,
+                f"{res} uses a non-canonical {INJECT_KEY} value; only exact "
+                '"true"/"false" are honoured by the injector (istioctl treats it '
+                "case-insensitively).",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        if "MB0008" in codes:
+            rep.report(
+                obj,
+                "MB0008",
+                res,
+                f"{res} has istio-proxy as an init container without restartPolicy: Always.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        if w.behind:
+            rep.report(
+                obj,
+                "MB0006",
+                res,
+                f"{res} runs proxy {', '.join(w.proxy_versions)} older than its "
+                f"control plane {w.control_plane_version}; restart it.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+        resolved = policy.resolve(w.revision_requested)
+        if w.pods_meshed and w.revision_used and resolved and w.revision_used != resolved:
+            rep.report(
+                obj,
+                "MB0007",
+                res,
+                f"{res} was injected by revision {w.revision_used!r} but "
+                f"{w.revision_requested!r} (→ {resolved!r}) is requested; restart it to move.",
+                namespace=w.namespace,
+                workload=wl,
+            )
+    return rep.messages
+
+
+__all__ = ["MB", "classify_cluster", "classify_pod"]

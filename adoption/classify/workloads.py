@@ -1,0 +1,220 @@
+"""Workload resolution through ownerReferences and per-workload aggregation (DESIGN §3).
+
+Owner chain: Pod → ReplicaSet → Deployment, Pod → Job → CronJob, StatefulSet, DaemonSet,
+ReplicationController, or the bare Pod.
+
+Fallback when the intermediate object is not in the input (the collector lists
+ReplicaSets/Jobs metadata-only, but a list may be incomplete): the pod's own
+ownerReference (``ReplicaSet/<name>``, ``Job/<name>``) becomes the workload.  The
+pod-template-hash suffix is stripped only when it can be verified: the pod's
+``pod-template-hash`` label equals the suffix of the ReplicaSet name **and** a Deployment
+of the stripped name exists in the namespace.  Likewise a Job ``<cronjob>-<digits>`` is
+attributed to a CronJob only when that CronJob object exists.  No guessing otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .kube import as_dict, controller_ref, labels_of, meta, name_of, namespace_of, spec_of
+from .model import MESHED_POD_STATES, PodRecord, PodState, WorkloadRecord, WorkloadState
+
+#: Kinds that own pods through a pod template, and where that template lives.
+TEMPLATE_KINDS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+_STATE_PRIORITY: tuple[PodState, ...] = (
+    PodState.MISSING_PROXY,
+    PodState.AMBIENT_PENDING,
+    PodState.OPTED_OUT,
+    PodState.NOT_ENROLLED,
+    PodState.INELIGIBLE,
+)
+
+
+def pod_template(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    node: Any = obj
+    for key in TEMPLATE_KINDS.get(kind, ("spec", "template")):
+        node = as_dict(node).get(key)
+    return as_dict(node)
+
+
+class OwnerIndex:
+    """Indexes ReplicaSets, Jobs and top-level workload objects by (namespace, name)."""
+
+    def __init__(
+        self,
+        replicasets: Iterable[dict[str, Any]],
+        jobs: Iterable[dict[str, Any]],
+        known_workloads: set[tuple[str, str, str]],
+    ) -> None:
+        self.rs: dict[tuple[str, str], tuple[str, str] | None] = {
+            (namespace_of(o), name_of(o)): controller_ref(o) for o in replicasets
+        }
+        self.jobs: dict[tuple[str, str], tuple[str, str] | None] = {
+            (namespace_of(o), name_of(o)): controller_ref(o) for o in jobs
+        }
+        self.known = known_workloads  # (namespace, kind, name)
+
+    def resolve(self, pod: dict[str, Any], ns: str, labels: dict[str, str]) -> tuple[str, str]:
+        ref = controller_ref(pod)
+        if ref is None:
+            return "Pod", name_of(pod)
+        kind, name = ref
+        if kind == "ReplicaSet":
+            key = (ns, name)
+            if key in self.rs:
+                owner = self.rs[key]
+                return owner if owner is not None else ("ReplicaSet", name)
+            h = labels.get("pod-template-hash")
+            if h and name.endswith("-" + h):
+                dep = name[: -len(h) - 1]
+                if (ns, "Deployment", dep) in self.known:
+                    return "Deployment", dep
+            return "ReplicaSet", name
+        if kind == "Job":
+            key = (ns, name)
+            if key in self.jobs:
+                owner = self.jobs[key]
+                return owner if owner is not None else ("Job", name)
+            base, _, suffix = name.rpartition("-")
+            if base and suffix.isdigit() and (ns, "CronJob", base) in self.known:
+                return "CronJob", base
+            return "Job", name
+        return kind, name
+
+
+@dataclass(slots=True)
+class WorkloadAcc:
+    """Accumulator for one workload while pods are classified."""
+
+    namespace: str
+    kind: str
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    pods: list[PodRecord] = field(default_factory=list)
+    from_object: bool = False
+
+
+def aggregate(
+    acc: WorkloadAcc,
+    system: bool,
+    control_planes: dict[str, str],
+    revision_resolved: str | None,
+) -> WorkloadRecord:
+    """Workload state from its counted pods: ``meshed`` when all are in the mesh,
+    ``partial`` when some are, ``idle`` when none is counted, otherwise the most
+    actionable pod state (missing-proxy > ambient-pending > opted-out > not-enrolled >
+    ineligible)."""
+    from .versions import is_older, oldest
+
+    rec = WorkloadRecord(namespace=acc.namespace, kind=acc.kind, name=acc.name, system=system)
+    rec.labels = dict(acc.labels) if acc.labels else (dict(acc.pods[0].labels) if acc.pods else {})
+    counted = [p for p in acc.pods if p.counted]
+    basis = counted or acc.pods
+    by_state: dict[str, int] = {}
+    for p in counted:
+        by_state[p.state] = by_state.get(p.state, 0) + 1
+    rec.pods_by_state = dict(sorted(by_state.items()))
+    rec.pods_total = len(counted)
+    rec.pods_meshed = sum(n for s, n in by_state.items() if s in MESHED_POD_STATES)
+    rec.pods_missing = by_state.get(PodState.MISSING_PROXY.value, 0)
+    modes = {p.mesh_mode for p in counted if p.state in MESHED_POD_STATES}
+    rec.mesh_mode = "none" if not modes else (modes.pop() if len(modes) == 1 else "mixed")
+    rec.injection_expected = any(p.injection_expected for p in basis)
+    rec.revision_requested = _most_common(p.revision_requested for p in basis)
+    rec.revision_used = _most_common(p.revision_used for p in basis)
+    rec.proxy_versions = sorted({p.proxy_version for p in counted if p.proxy_version})
+    rev = rec.revision_used or revision_resolved or rec.revision_requested
+    rec.control_plane_version = control_planes.get(rev) if rev else None
+    missing_times: list[datetime] = [
+        p.created for p in counted if p.state == PodState.MISSING_PROXY.value and p.created
+    ]
+    rec.missing_since = min(missing_times) if missing_times else None
+    for p in counted:
+        rec.proxy_cpu_request_m += p.proxy_cpu_request_m or 0
+        rec.proxy_cpu_limit_m += p.proxy_cpu_limit_m or 0
+        rec.proxy_memory_request_b += p.proxy_memory_request_b or 0
+        rec.proxy_memory_limit_b += p.proxy_memory_limit_b or 0
+    if rec.pods_total == 0:
+        rec.state = WorkloadState.IDLE.value
+        rec.reason = "no running pods (scaled to zero or finished); not counted"
+        if acc.pods:
+            rec.reason += f"; last pod: {acc.pods[0].reason}"
+    elif rec.pods_meshed == rec.pods_total:
+        rec.state = WorkloadState.MESHED.value
+        rec.reason = f"all {rec.pods_total} pod(s) in the mesh ({rec.mesh_mode})"
+    elif rec.pods_meshed:
+        rec.state = WorkloadState.PARTIAL.value
+        others = ", ".join(
+            f"{n} {s}" for s, n in rec.pods_by_state.items() if s not in MESHED_POD_STATES
+        )
+        rec.reason = f"{rec.pods_meshed} of {rec.pods_total} pod(s) in the mesh; {others}"
+        first = next((p for p in counted if p.state not in MESHED_POD_STATES), None)
+        if first is not None:
+            rec.reason += f" — {first.reason}"
+    else:
+        state = next(s for s in _STATE_PRIORITY if by_state.get(s.value))
+        rec.state = WorkloadState(state.value).value
+        first = next(p for p in counted if p.state == state.value)
+        rec.reason = first.reason
+    if rec.pods_meshed and rec.control_plane_version:
+        old = oldest(rec.proxy_versions)
+        rec.behind = is_older(old, rec.control_plane_version)
+    return rec
+
+
+def _most_common(values: Iterable[str | None]) -> str | None:
+    counts: dict[str, int] = {}
+    for v in values:
+        if v:
+            counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+def workload_objects(
+    objs_by_kind: dict[str, list[dict[str, Any]]],
+) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Top-level workload objects (namespace, kind, name, object): owned ReplicaSets and
+    Jobs are skipped (their owner is the workload)."""
+    out: list[tuple[str, str, str, dict[str, Any]]] = []
+    for kind, items in objs_by_kind.items():
+        for obj in items:
+            if kind in ("ReplicaSet", "Job") and controller_ref(obj) is not None:
+                continue
+            out.append((namespace_of(obj), kind, name_of(obj), obj))
+    return out
+
+
+def template_labels(obj: dict[str, Any], kind: str) -> dict[str, str]:
+    return labels_of(pod_template(obj, kind))
+
+
+def synthetic_pod(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The pod a workload's template would create (used by ``meshboard analyze``).
+    For CronJobs the ``jobTemplate`` metadata is merged below the pod template's
+    (kube-inject writes Istio annotations there, section 4 "CronJob caveat")."""
+    tmpl = pod_template(obj, kind)
+    tmeta = dict(meta(tmpl))
+    if kind == "CronJob":
+        jmeta = meta(as_dict(spec_of(obj).get("jobTemplate")))
+        for key in ("labels", "annotations"):
+            merged = dict(as_dict(jmeta.get(key)))
+            merged.update(as_dict(tmeta.get(key)))
+            if merged:
+                tmeta[key] = merged
+    tmeta["name"] = name_of(obj)
+    ns = meta(obj).get("namespace")
+    if ns:
+        tmeta["namespace"] = ns
+    return {"kind": "Pod", "metadata": tmeta, "spec": as_dict(tmpl.get("spec"))}
