@@ -13,6 +13,10 @@ from meshboard.embedded import EmbeddedServices, ensure_services
 
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
+# Live-server and worker threads must not keep connections open, or the test database
+# cannot be dropped at the end of the session.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
+
 _services: EmbeddedServices | None = None
 if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
     _dir = Path(os.environ.get("MESHBOARD_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="mbtest-"))

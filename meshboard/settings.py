@@ -44,6 +44,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", [])
 # Postgres only. Without DATABASE_URL in development, `meshboard quickstart` and the test
 # suite start an embedded PostgreSQL and export the URL themselves.
 DATABASE_URL = env.str("DATABASE_URL") if PRODUCTION else env.str("DATABASE_URL", "")
+# Persistent connections (seconds); 0 closes after each request (e.g. behind pgbouncer).
+DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", 600, validate=lambda v: v >= 0)
 REDIS_URL = env.str("REDIS_URL") if PRODUCTION else env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 CLUSTER_LABEL_TRIBE = env.str("MESHBOARD_TRIBE_LABEL", "tribe")
@@ -165,7 +167,9 @@ def _database() -> dict[str, object]:
             # Fails on first use with a clear message rather than silently using SQLite.
             "HOST": "DATABASE_URL-is-not-set--run-meshboard-quickstart-or-set-it",
         }
-    cfg = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    cfg = dj_database_url.parse(
+        DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    )
     if cfg["ENGINE"] != "django.db.backends.postgresql":
         from django.core.exceptions import ImproperlyConfigured
 

@@ -37,6 +37,12 @@ def browser():  # type: ignore[no-untyped-def]
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b
         b.close()
+        # Playwright's sync API runs the test inside a greenlet, where Django's connection
+        # handler (asgiref Local) hands out separate connections; close them here, in that
+        # context, or the test database cannot be dropped at the end of the session.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -30,8 +30,25 @@ def celery_worker_parameters():  # type: ignore[no-untyped-def]
     return {"perform_ping_check": False}
 
 
+@pytest.fixture
+def close_worker_connections():  # type: ignore[no-untyped-def]
+    """The in-process worker thread opens its own DB connection; close it after each task, as
+    Celery's Django fixup does in a real worker, so the test database can be dropped."""
+    from celery.signals import task_postrun
+    from django.db import connections
+
+    def close(**kwargs: object) -> None:
+        connections.close_all()
+
+    task_postrun.connect(close, weak=False)
+    yield
+    task_postrun.disconnect(close)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_it_polls_due_clusters_through_a_worker(celery_app, celery_worker, sim, cluster):  # type: ignore[no-untyped-def]
+def test_it_polls_due_clusters_through_a_worker(
+    close_worker_connections, celery_app, celery_worker, sim, cluster
+):  # type: ignore[no-untyped-def]
     enqueued = tasks.poll_due_clusters()
 
     assert enqueued == [cluster.pk]
