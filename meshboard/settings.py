@@ -19,7 +19,8 @@ django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = FileAwareEnv(eager=False)
+# strip_whitespace: a secret file written with a trailing newline must not change the value.
+env = FileAwareEnv(eager=False, strip_whitespace=True)
 if (BASE_DIR / ".env").is_file():
     # Development convenience only; real deployments inject variables from Secrets.
     env.read_env(str(BASE_DIR / ".env"), override=False)
