@@ -16,11 +16,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import kube, store
 from .classify import ClassifyOptions, ClusterObjects, ClusterResult, classify_cluster
-from .models import Cluster, Snapshot, SnapshotStatus
+from .models import Cluster, Snapshot, SnapshotStatus, Waiver
 from .org import resolver_for
 from .store import NamespaceRow, WorkloadRow
 
@@ -176,6 +177,11 @@ def classify_read(
     )
     result = classify_cluster(read.cluster_objects(), opts)
     resolver = resolver_for(cluster.name)
+    waivers: dict[str, list[Waiver]] = {}
+    for waiver in Waiver.objects.active_on(at.date()).filter(
+        Q(cluster=cluster) | Q(cluster__isnull=True)
+    ):
+        waivers.setdefault(waiver.namespace, []).append(waiver)
     namespaces = [
         NamespaceRow(
             namespace=ns.name,
@@ -229,6 +235,10 @@ def classify_read(
             outlier_detection=w.outlier_detection,
             mtls_mode=w.mtls_mode,
             diagnostics=list(w.diagnostics),
+            waived=any(
+                x.covers(cluster.pk, w.namespace, w.kind, w.name)
+                for x in waivers.get(w.namespace, ())
+            ),
         )
         for w in result.workloads
     ]

@@ -23,7 +23,7 @@ from .store import NamespaceRow, WorkloadRow, rollup_counts, write_rollups
 _WL_FIELDS = [
     "namespace", "kind", "name", "tribe", "squad", "system", "state", "pods_total", "pods_meshed",
     "behind", "services", "timeout", "retries", "circuit_breaking", "outlier_detection",
-    "proxy_cpu_request_m", "proxy_memory_request_b",
+    "proxy_cpu_request_m", "proxy_memory_request_b", "waived",
 ]  # fmt: skip
 
 

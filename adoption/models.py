@@ -7,7 +7,7 @@ the same transaction that marks it ``ok``, so readers never see a half-written p
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -332,6 +332,9 @@ class WorkloadObservation(models.Model):
     outlier_detection = models.BooleanField(default=False)
     mtls_mode = models.CharField(max_length=20, default="UNSET")
     diagnostics = models.JSONField(default=list)
+    waived = models.BooleanField(
+        default=False, help_text="an active waiver covered it at poll time"
+    )
 
     class Meta:
         constraints = [
@@ -372,6 +375,9 @@ class RollupCounts(models.Model):
     workloads_not_enrolled = models.PositiveIntegerField(default=0)
     workloads_ambient_pending = models.PositiveIntegerField(default=0)
     workloads_idle = models.PositiveIntegerField(default=0)
+    workloads_waived = models.PositiveIntegerField(
+        default=0, help_text="under an active waiver, not meshed, opted out or ineligible"
+    )
     workloads_behind = models.PositiveIntegerField(default=0)
     meshed_with_service = models.PositiveIntegerField(default=0)
     resilience_timeouts = models.PositiveIntegerField(default=0)
@@ -405,6 +411,8 @@ class SnapshotRollup(RollupCounts):
         indexes = [
             # org/tribe series over a time range
             models.Index(fields=["observed_at", "tribe"], name="snaprollup_series_idx"),
+            # each cluster's latest rollup at or before a point in time (carry-forward series)
+            models.Index(fields=["cluster", "observed_at"], name="snaprollup_cluster_idx"),
         ]
 
     def __str__(self) -> str:
@@ -431,7 +439,150 @@ class DailyRollup(RollupCounts):
         indexes = [
             # org/tribe/squad series over a date range
             models.Index(fields=["day", "tribe", "squad"], name="dailyrollup_series_idx"),
+            # each cluster's latest day at or before a given day (carry-forward series)
+            models.Index(fields=["cluster", "day"], name="dailyrollup_cluster_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.cluster_id} {self.tribe}/{self.squad}"
+
+
+class ScopeKind(models.TextChoices):
+    ORG = "org", "Whole organisation"
+    TRIBE = "tribe", "Tribe"
+    SQUAD = "squad", "Squad"
+
+
+class Target(models.Model):
+    """An OKR target: a metric to reach in a scope by a due date. Baseline = value at start."""
+
+    scope = models.CharField(max_length=10, choices=ScopeKind.choices, default=ScopeKind.ORG)
+    tribe = models.ForeignKey(
+        Tribe, on_delete=models.CASCADE, null=True, blank=True, related_name="targets"
+    )
+    squad = models.ForeignKey(
+        Squad, on_delete=models.CASCADE, null=True, blank=True, related_name="targets"
+    )
+    environment = models.CharField(
+        max_length=40, blank=True, help_text="only clusters of this environment"
+    )
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, null=True, blank=True, related_name="targets"
+    )
+    metric = models.CharField(max_length=40)
+    value = models.FloatField(help_text="target value (0–100 for percentages)")
+    start = models.DateField()
+    due = models.DateField()
+    owner = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.metric_label} ≥ {self.value:g} by {self.due} ({self.scope_label})"
+
+    @property
+    def metric_label(self) -> str:
+        from .metrics import DEFS, Metric
+
+        try:
+            return DEFS[Metric(self.metric)].label
+        except ValueError:
+            return self.metric
+
+    @property
+    def scope_label(self) -> str:
+        if self.scope == ScopeKind.SQUAD and self.squad_id:
+            return f"squad {self.squad}"
+        if self.scope == ScopeKind.TRIBE and self.tribe_id:
+            return f"tribe {self.tribe}"
+        label = "whole org"
+        if self.environment:
+            label += f", {self.environment}"
+        if self.cluster_id:
+            label += f", cluster {self.cluster}"
+        return label
+
+    def clean(self) -> None:
+        from .metrics import DEFS, Metric
+
+        errors: dict[str, str] = {}
+        try:
+            d = DEFS[Metric(self.metric)]
+        except ValueError:
+            errors["metric"] = "Unknown metric."
+        else:
+            low, high = d.bounds
+            if self.value is not None and (
+                self.value < low or (high is not None and self.value > high)
+            ):
+                errors["value"] = (
+                    f"Must be between {low:g} and {high:g}." if high else f"Must be ≥ {low:g}."
+                )
+        if self.start and self.due and self.due <= self.start:
+            errors["due"] = "The due date must be after the start date."
+        if self.scope == ScopeKind.TRIBE and not self.tribe_id:
+            errors["tribe"] = "Choose the tribe."
+        if self.scope == ScopeKind.SQUAD and not self.squad_id:
+            errors["squad"] = "Choose the squad."
+        if self.scope != ScopeKind.SQUAD and self.squad_id:
+            errors["squad"] = "Only squad targets name a squad."
+        if self.scope == ScopeKind.ORG and self.tribe_id:
+            errors["tribe"] = "An org-wide target names no tribe."
+        if errors:
+            raise ValidationError(errors)
+        if self.scope == ScopeKind.SQUAD and self.squad_id:
+            self.tribe_id = self.squad.tribe_id
+
+
+class WaiverQuerySet(models.QuerySet["Waiver"]):
+    def active_on(self, day: date) -> WaiverQuerySet:
+        """Waivers in force on ``day``: created on or before it, expiring after it."""
+        return self.filter(created_at__date__lte=day, expires_on__gt=day)
+
+
+class Waiver(models.Model):
+    """An approved exception: a workload (or a whole namespace) left out of the "of eligible"
+    denominator until it expires (it stops counting on its expiry day)."""
+
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, null=True, blank=True, help_text="empty = every cluster"
+    )
+    namespace = models.CharField(max_length=253)
+    workload_kind = models.CharField(
+        max_length=40, blank=True, help_text="empty = the whole namespace"
+    )
+    workload_name = models.CharField(max_length=253, blank=True)
+    reason = models.TextField()
+    approver = models.CharField(max_length=100)
+    expires_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WaiverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expires_on", "namespace", "workload_name"]
+        indexes = [
+            # waivers in force at poll time
+            models.Index(fields=["expires_on"], name="waiver_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        what = f"{self.workload_kind}/{self.workload_name}" if self.workload_name else "namespace"
+        return f"{self.namespace} {what} until {self.expires_on}"
+
+    def clean(self) -> None:
+        if bool(self.workload_kind) != bool(self.workload_name):
+            raise ValidationError(
+                "Give both the workload kind and name, or neither (whole namespace)."
+            )
+
+    def covers(self, cluster_id: int, namespace: str, kind: str, name: str) -> bool:
+        if self.cluster_id and self.cluster_id != cluster_id:
+            return False
+        if self.namespace != namespace:
+            return False
+        return not self.workload_name or (self.workload_kind == kind and self.workload_name == name)

@@ -85,6 +85,7 @@ class WorkloadRow:
     outlier_detection: bool = False
     mtls_mode: str = "UNSET"
     diagnostics: list[str] | None = None
+    waived: bool = False
 
 
 @dataclass
@@ -132,6 +133,8 @@ def rollup_counts(
                 g["resilience_outlier_detection"] += w.outlier_detection
         elif w.state in STATE_COUNTER:
             g[STATE_COUNTER[w.state]] += 1
+        if w.waived and w.state not in ("meshed", "opted-out", "ineligible"):
+            g["workloads_waived"] += 1
     for ns in namespaces:
         if ns.system:
             continue
