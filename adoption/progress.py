@@ -117,7 +117,8 @@ def sums_at(
     1. For every (point, enabled cluster in scope): the cluster's latest rollup time ≤ point
        (an index probe on (cluster, time)).
     2. Join the rollup rows at that time, filtered to the scope's tribe/squad.
-    3. Sum per point (and group); count contributing and carried-forward clusters (a cluster with no newer data).
+    3. Sum per point (and group); count contributing and carried-forward clusters
+       (those with no newer data).
     """
     if not points:
         return {} if group_by else []
