@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import plotly.graph_objects as go
@@ -12,6 +13,8 @@ from plotly.colors import qualitative
 
 # Colour-blind-safe palette (Paul Tol / plotly "Safe"); status is never shown by colour alone.
 PALETTE = qualitative.Safe
+# Marker shapes so lines differ by more than colour.
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon"]
 
 CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -53,3 +56,134 @@ def pod_share_over_time(points: Iterable[tuple[datetime, str, int, int]]) -> dic
     )
     spec = fig.to_plotly_json()
     return {"data": spec["data"], "layout": spec["layout"], "config": CONFIG}
+
+
+def _layout(
+    fig: go.Figure, *, y_title: str, y_range: list[float] | None = None, height: int = 380
+) -> None:
+    fig.update_layout(
+        margin={"l": 55, "r": 20, "t": 10, "b": 40},
+        yaxis={"title": {"text": y_title}, "range": y_range},
+        legend={"orientation": "h", "y": -0.22},
+        height=height,
+        hovermode="x unified",
+    )
+
+
+def _spec(fig: go.Figure) -> dict[str, Any]:
+    spec = fig.to_plotly_json()
+    return {"data": spec["data"], "layout": spec["layout"], "config": CONFIG}
+
+
+@dataclass(frozen=True)
+class TargetLine:
+    """A target drawn as the straight line from baseline to target, plus the forecast."""
+
+    label: str
+    start: date
+    baseline: float | None
+    due: date
+    value: float
+    as_of: date
+    actual: float | None
+    forecast_date: date | None
+
+
+def metric_lines(
+    lines: dict[str, list[tuple[Any, float | None]]],
+    *,
+    unit: str = "%",
+    targets: list[TargetLine] | None = None,
+) -> dict[str, Any]:
+    """Metrics over time (one line each) with every target as a dashed line and its forecast."""
+    fig = go.Figure()
+    for i, (label, points) in enumerate(lines.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0].isoformat() for p in points],
+                y=[None if p[1] is None else round(p[1], 1) for p in points],
+                name=label,
+                mode="lines+markers",
+                marker={"size": 4, "symbol": SYMBOLS[i % len(SYMBOLS)]},
+                line={"color": PALETTE[i % len(PALETTE)]},
+                connectgaps=False,
+            )
+        )
+    for j, t in enumerate(targets or []):
+        colour = PALETTE[(len(lines) + j) % len(PALETTE)]
+        if t.baseline is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[t.start.isoformat(), t.due.isoformat()],
+                    y=[round(t.baseline, 1), t.value],
+                    name=f"target: {t.label}",
+                    mode="lines+markers",
+                    line={"dash": "dash", "color": colour},
+                    marker={"symbol": "diamond", "size": 8},
+                )
+            )
+        if t.forecast_date is not None and t.actual is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[t.as_of.isoformat(), t.forecast_date.isoformat()],
+                    y=[round(t.actual, 1), t.value],
+                    name=f"forecast: {t.label}",
+                    mode="lines",
+                    line={"dash": "dot", "color": colour},
+                )
+            )
+    _layout(fig, y_title=unit, y_range=[0, 100] if unit == "%" else None)
+    return _spec(fig)
+
+
+def bars_with_targets(
+    rows: list[tuple[str, float | None, float | None, str]], *, metric_label: str, unit: str = "%"
+) -> dict[str, Any]:
+    """Actual per group (bars) with its target as a marker; status written on each bar."""
+    names = [r[0] for r in rows]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=[None if r[1] is None else round(r[1], 1) for r in rows],
+            name=f"{metric_label} now",
+            marker={"color": PALETTE[0]},
+            text=[r[3] for r in rows],
+            textposition="outside",
+        )
+    )
+    if any(r[2] is not None for r in rows):
+        fig.add_trace(
+            go.Scatter(
+                x=names,
+                y=[r[2] for r in rows],
+                name="target",
+                mode="markers",
+                marker={
+                    "symbol": "line-ew-open",
+                    "size": 28,
+                    "line": {"width": 3, "color": PALETTE[1]},
+                },
+            )
+        )
+    _layout(fig, y_title=unit, y_range=[0, 110] if unit == "%" else None, height=340)
+    return _spec(fig)
+
+
+def version_bars(counts: dict[str, int], control_planes: dict[str, str]) -> dict[str, Any]:
+    """Proxies per version; control-plane versions named in the legend title."""
+    versions = sorted(counts)
+    fig = go.Figure(
+        go.Bar(
+            x=versions,
+            y=[counts[v] for v in versions],
+            marker={"color": PALETTE[2]},
+            name="workloads",
+        )
+    )
+    cp = ", ".join(f"{rev}: {ver}" for rev, ver in sorted(control_planes.items())) or "none seen"
+    _layout(fig, y_title="meshed workloads", height=300)
+    fig.update_layout(
+        xaxis={"title": {"text": f"proxy version (control plane {cp})"}, "type": "category"}
+    )
+    return _spec(fig)

@@ -534,7 +534,7 @@ class Target(models.Model):
             errors["tribe"] = "An org-wide target names no tribe."
         if errors:
             raise ValidationError(errors)
-        if self.scope == ScopeKind.SQUAD and self.squad_id:
+        if self.scope == ScopeKind.SQUAD and self.squad is not None:
             self.tribe_id = self.squad.tribe_id
 
 

@@ -225,3 +225,17 @@ def latest_ok_snapshots() -> list[Snapshot]:
         .order_by("cluster_id", "-started_at")
         .distinct("cluster_id")
     )
+
+
+def latest_snapshot_ids(*, environment: str | None = None, cluster: str | None = None) -> list[int]:
+    """Ids of each enabled cluster's last good snapshot (for current-state tables)."""
+    snaps = Snapshot.objects.filter(status=SnapshotStatus.OK, cluster__enabled=True)
+    if environment:
+        snaps = snaps.filter(cluster__environment=environment)
+    if cluster:
+        snaps = snaps.filter(cluster__name=cluster)
+    return list(
+        snaps.order_by("cluster_id", "-started_at")
+        .distinct("cluster_id")
+        .values_list("pk", flat=True)
+    )

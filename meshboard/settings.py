@@ -117,6 +117,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tables2",
+    "django_filters",
     "csp",
     "health_check",
     "adoption",
@@ -152,6 +154,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "adoption.context.navigation",
             ],
         },
     },
@@ -272,3 +275,5 @@ LOGGING = {
         "kubernetes": {"level": "WARNING"},
     },
 }
+
+DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"

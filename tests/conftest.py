@@ -53,3 +53,46 @@ def cluster(db, sim):  # type: ignore[no-untyped-def]
         context=name,
         poll_interval=60,
     )
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user(
+        "platform", password="platform-pass-123", is_staff=True
+    )
+    client.force_login(user)
+    return client
+
+
+HISTORY_DAYS = (30, 45, 60)
+
+
+@pytest.fixture
+def history(db, sim):  # type: ignore[no-untyped-def]
+    """Every simulated cluster polled on three days, stored at recent real dates (30, 15 and
+    0 days ago) so that default date ranges include them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from adoption import collect
+    from adoption.models import AuthMethod, Cluster
+
+    clusters = [
+        Cluster.objects.create(
+            name=n,
+            auth_method=AuthMethod.KUBECONFIG,
+            kubeconfig_path=str(sim.kubeconfig_path),
+            context=n,
+        )
+        for n in sim.cluster_names
+    ]
+    now = timezone.now().replace(microsecond=0)
+    for day in HISTORY_DAYS:
+        sim.set_time(sim.fleet.start_of_day(day))
+        for c in clusters:
+            snap = collect.snapshot_cluster(
+                c, started_at=now - timedelta(days=HISTORY_DAYS[-1] - day)
+            )
+            assert snap.status == "ok", snap.error
+    return clusters

@@ -1,0 +1,211 @@
+"""Leadership overview, tribe and squad pages."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from .. import charts, metrics, progress
+from ..filters import WorkloadFilter
+from ..models import (
+    Cluster,
+    NamespaceObservation,
+    ScopeKind,
+    Squad,
+    Target,
+    Tribe,
+    Waiver,
+    WorkloadObservation,
+)
+from ..org import UNASSIGNED
+from ..tables import WorkloadTable
+from .common import TargetView, headline, page_filters, target_views, trend_chart
+from .fleet import restart_command
+
+BAR_METRIC = metrics.Metric.WORKLOADS_MESHED
+
+
+def _tribe_param(name: str) -> str:
+    """URL name → stored tribe value ("Unassigned" is stored as "")."""
+    return "" if name == UNASSIGNED else name
+
+
+def _group_bars(scope: progress.Scope, group_by: str, targets: list[Target]) -> tuple[dict, list]:
+    """Per tribe (or squad) actual vs target on the bar metric, with status in words."""
+    by_group = progress.current_by(scope, group_by)
+    target_for: dict[str, TargetView] = {}
+    for view in target_views([t for t in targets if t.metric == BAR_METRIC]):
+        key = view.target.tribe.name if group_by == "tribe" and view.target.tribe else None
+        if group_by == "squad" and view.target.squad:
+            key = view.target.squad.name
+        if key is not None:
+            target_for[key] = view
+    rows = []
+    for group, point in sorted(by_group.items()):
+        found = target_for.get(group)
+        status = found.progress.status.label if found else "no target"
+        rows.append(
+            (
+                group or UNASSIGNED,
+                point.value(BAR_METRIC),
+                found.target.value if found else None,
+                status,
+            )
+        )
+    return charts.bars_with_targets(rows, metric_label=metrics.DEFS[BAR_METRIC].label), rows
+
+
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    form, f = page_filters(request)
+    scope = progress.Scope(
+        environment=f.get("environment") or None, cluster=f.get("cluster") or None
+    )
+    org_targets = target_views(
+        list(Target.objects.filter(scope=ScopeKind.ORG).select_related("cluster"))
+    )
+    trend, trend_rows, grain = trend_chart(scope, f["start"], f["end"], org_targets)
+    tribe_targets = list(Target.objects.filter(scope=ScopeKind.TRIBE).select_related("tribe"))
+    bars, bar_rows = _group_bars(scope, "tribe", tribe_targets)
+    ctx = {
+        "form": form,
+        "f": f,
+        "scope": scope,
+        "figures": headline(scope, f["since"]),
+        "trend": trend,
+        "trend_rows": trend_rows,
+        "trend_labels": [
+            metrics.DEFS[m].label
+            for m in (
+                metrics.Metric.WORKLOADS_MESHED,
+                metrics.Metric.PODS_MESHED,
+                metrics.Metric.NAMESPACES_ENABLED,
+            )
+        ],
+        "grain": grain,
+        "bars": bars,
+        "bar_rows": bar_rows,
+        "targets": org_targets,
+        "clusters": Cluster.objects.with_latest_snapshot(),
+        "now": timezone.now(),
+    }
+    return render(request, "adoption/overview.html", ctx)
+
+
+def _todo(
+    snapshot_ids: list[int], tribe: str, squad: str | None = None
+) -> dict[str, list[WorkloadObservation]]:
+    base = WorkloadObservation.objects.filter(
+        snapshot_id__in=snapshot_ids, tribe=tribe, system=False
+    ).select_related("cluster")
+    if squad is not None:
+        base = base.filter(squad=squad)
+    missing = list(
+        base.filter(state="missing-proxy").order_by("missing_since", "namespace", "name")[:200]
+    )
+    for w in missing:
+        w.restart = restart_command(w.cluster, w.namespace, w.kind, w.name)  # type: ignore[attr-defined]
+    return {
+        "missing": missing,
+        "not_enrolled": list(base.filter(state="not-enrolled").order_by("namespace", "name")[:200]),
+        "behind": list(
+            base.filter(state="meshed", behind=True).order_by("namespace", "name")[:200]
+        ),
+        "no_resilience": list(
+            base.filter(state="meshed")
+            .exclude(services=[])
+            .filter(
+                Q(timeout=False)
+                | Q(retries=False)
+                | Q(circuit_breaking=False)
+                | Q(outlier_detection=False)
+            )
+            .order_by("namespace", "name")[:200]
+        ),
+    }
+
+
+@require_GET
+def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
+    stored = _tribe_param(tribe)
+    if stored and not Tribe.objects.filter(name=stored).exists():
+        raise Http404("No such tribe")
+    form, f = page_filters(request)
+    scope = progress.Scope(
+        tribe=stored, environment=f.get("environment") or None, cluster=f.get("cluster") or None
+    )
+    targets_qs = Target.objects.filter(tribe__name=stored).select_related(
+        "tribe", "squad", "cluster"
+    )
+    tribe_level = target_views([t for t in targets_qs if t.scope == ScopeKind.TRIBE])
+    trend, trend_rows, grain = trend_chart(scope, f["start"], f["end"], tribe_level)
+    squad_targets = [t for t in targets_qs if t.scope == ScopeKind.SQUAD]
+    bars, bar_rows = _group_bars(scope, "squad", squad_targets)
+    ids = progress.latest_snapshot_ids(environment=scope.environment, cluster=scope.cluster)
+    namespaces = (
+        NamespaceObservation.objects.filter(snapshot_id__in=ids, tribe=stored, system=False)
+        .select_related("cluster")
+        .order_by("namespace", "cluster__name")
+    )
+    ns_names = set(namespaces.values_list("namespace", flat=True))
+    ctx = {
+        "tribe": tribe,
+        "form": form,
+        "f": f,
+        "figures": headline(scope, f["since"]),
+        "trend": trend,
+        "trend_rows": trend_rows,
+        "grain": grain,
+        "bars": bars,
+        "bar_rows": bar_rows,
+        "targets": target_views(list(targets_qs)),
+        "namespaces": namespaces,
+        "todo": _todo(ids, stored),
+        "waivers": Waiver.objects.filter(namespace__in=ns_names).select_related("cluster"),
+        "today": timezone.now().date(),
+    }
+    return render(request, "adoption/tribe.html", ctx)
+
+
+@require_GET
+def squad_detail(request: HttpRequest, tribe: str, squad: str) -> HttpResponse:
+    stored_tribe, stored_squad = _tribe_param(tribe), "" if squad == UNASSIGNED else squad
+    if stored_squad:
+        get_object_or_404(Squad, tribe__name=stored_tribe, name=stored_squad)
+    form, f = page_filters(request)
+    scope = progress.Scope(
+        tribe=stored_tribe,
+        squad=stored_squad,
+        environment=f.get("environment") or None,
+        cluster=f.get("cluster") or None,
+    )
+    ids = progress.latest_snapshot_ids(environment=scope.environment, cluster=scope.cluster)
+    base = WorkloadObservation.objects.filter(
+        snapshot_id__in=ids, tribe=stored_tribe, squad=stored_squad, system=False
+    )
+    wfilter = WorkloadFilter(request.GET, queryset=base.select_related("cluster"))
+    table = WorkloadTable(wfilter.qs if wfilter.is_valid() else base.none())
+    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    targets = target_views(
+        list(Target.objects.filter(squad__name=stored_squad, tribe__name=stored_tribe))
+    )
+    trend, trend_rows, grain = trend_chart(scope, f["start"], f["end"], targets)
+    ctx = {
+        "tribe": tribe,
+        "squad": squad,
+        "form": form,
+        "f": f,
+        "figures": headline(scope, f["since"]),
+        "trend": trend,
+        "trend_rows": trend_rows,
+        "grain": grain,
+        "filter": wfilter,
+        "table": table,
+        "targets": targets,
+        "export_query": request.GET.urlencode(),
+    }
+    return render(request, "adoption/squad.html", ctx)
