@@ -64,5 +64,9 @@ def test_it_logs_in_and_renders_the_adoption_chart(
 
     assert page.locator("g.trace.scatter").count() >= 1
     assert page.locator("g.points path.point").count() >= 1
-    assert "Pods with an Istio proxy" in page.content()
+    assert "Workloads meshed" in page.content()
+    # the per-namespace pod share on the cluster page
+    page.goto(f"{live_server.url}/clusters/{cluster.name}/")
+    page.wait_for_selector("[data-plotly-src=chart-pod-share] svg.main-svg", timeout=20_000)
+    assert page.locator("[data-plotly-src=chart-pod-share] g.points path.point").count() >= 1
     assert not [e for e in errors if "Content Security Policy" in e]

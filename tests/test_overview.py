@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_it_draws_the_pod_share_per_namespace(sim, cluster, viewer_client):  # type: ignore[no-untyped-def]
     snap = collect.snapshot_cluster(cluster)
-    response = viewer_client.get("/")
+    response = viewer_client.get(f"/clusters/{cluster.name}/")
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -21,7 +21,7 @@ def test_it_draws_the_pod_share_per_namespace(sim, cluster, viewer_client):  # t
     observed = set(
         snap.namespaces.filter(system=False, pods_total__gt=0).values_list("namespace", flat=True)
     )
-    assert names == {f"{cluster.name}/{ns}" for ns in observed}
+    assert names == observed
     assert spec["layout"]["yaxis"]["range"] == [0, 100]
     assert "cdn" not in html.lower()
     assert "/static/vendor/plotly/plotly.min.js" in html

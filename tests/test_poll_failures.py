@@ -80,6 +80,6 @@ def test_it_keeps_the_previous_good_snapshot_on_a_malformed_body(sim, cluster, v
     assert "malformed response listing pods" in bad.error
     assert NamespaceObservation.objects.filter(snapshot=bad).count() == 0
     assert Snapshot.objects.filter(status=SnapshotStatus.OK).get() == good
-    page = viewer_client.get("/").content.decode()
+    page = viewer_client.get(f"/clusters/{cluster.name}/").content.decode()
     assert f"{good.pods_meshed} of {good.pods_total} pods" in page
     assert "malformed response listing pods" in page  # poll health shows the last error
