@@ -20,7 +20,8 @@ Exports (the header constants below are the stable column lists):
 2. ``metrics.csv?as_of=&group=tribe|squad|cluster|namespace&environment=&cluster=&tribe=&squad=``
    — :data:`METRICS_HEADERS` ``[group]``; tribe/squad/cluster from the daily rollups (each
    cluster's last day on or before ``as_of``, carried forward), namespace from the namespace
-   observations of each cluster's last good snapshot on or before ``as_of``.
+   observations of each cluster's last good snapshot on or before ``as_of`` (namespaces belong
+   to tribes: ``squad`` does not filter them).
 3. ``workloads.csv?as_of=&cluster=&environment=&tribe=&squad=&namespace=&state=`` —
    :data:`WORKLOADS_HEADER`, every workload of each cluster's last good snapshot on or before
    ``as_of`` (system namespaces included), filtered by :func:`workload_rows_queryset`.
@@ -35,8 +36,8 @@ Exports (the header constants below are the stable column lists):
    :data:`SERIES_HEADER`, the metric's daily values (``end`` defaults to today, ``start`` to
    ``end`` − 89 days; at most :data:`MAX_SERIES_DAYS` days).
 
-Units are ``percent``, ``cores`` or ``GiB``. Target statuses are exported as their stable values (``on-track``, ``at-risk``, ``off-track``,
-``met``, ``no-data``, ``not-started``).
+Units are ``percent``, ``cores`` or ``GiB``. Target statuses are exported as their stable values
+(``on-track``, ``at-risk``, ``off-track``, ``met``, ``no-data``, ``not-started``).
 """
 
 from __future__ import annotations

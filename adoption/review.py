@@ -22,7 +22,8 @@ Definitions used by :func:`since_review` (``before`` < ``after`` are calendar da
 - **new waiver**: ``Waiver.created_at`` after the end of ``before`` and not after the end of
   ``after``; it belongs to the tribe that owns its namespace (the namespace observation of the
   ``after`` snapshot, else the ``before`` one) and, for a workload waiver, to the workload's squad
-  (else to the tribe's row with an empty squad).
+  in the ``after`` snapshot (else to the tribe's row with an empty squad). A waiver for every
+  cluster is listed once under each (tribe, squad) it covers on some in-scope cluster.
 - **target status change**: for tribe- and squad-scoped targets running in the window
   (``start <= after`` and ``due >= before``), :func:`target_progress` status at ``before`` vs at
   ``after``. Squad targets sit on their squad's row, tribe targets on the tribe's row with an
@@ -244,7 +245,10 @@ def _direction(metric: str) -> Literal["up", "down"]:
 
 
 def target_series(target: Target, as_of: date) -> list[tuple[date, float]]:
-    """The target metric's daily values for its scope, from ``start - 28 days`` to ``as_of``."""
+    """The target metric's daily values for its scope, from ``start - 28 days`` to ``as_of``
+    (empty for an unknown metric: its progress is then "no data")."""
+    if target.metric not in metrics.Metric.__members__.values():
+        return []
     points = daily_series(
         Scope.for_target(target), target.start - timedelta(days=TREND_DAYS), as_of
     )
@@ -393,17 +397,13 @@ def _add_waivers(
     for _snapshot_id, cid, ns, tribe in sorted(obs, key=lambda o: o[0] in after_ids):
         ns_tribe[(cid, ns)] = tribe
     for w in waivers:
-        cids = [w.cluster_id] if w.cluster_id else list(clusters)
-        tribes = {ns_tribe[(c, w.namespace)] for c in cids if (c, w.namespace) in ns_tribe}
-        if not tribes:
-            continue  # the namespace is not seen in scope on either day
-        squads = {
-            new[k].squad
-            for c in cids
-            if w.workload_name
-            for k in [(c, w.namespace, w.workload_kind, w.workload_name)]
-            if k in new
-        }
+        homes: set[tuple[str, str]] = set()  # (tribe, squad) on each cluster it covers
+        for c in [w.cluster_id] if w.cluster_id else list(clusters):
+            owner = ns_tribe.get((c, w.namespace))
+            if owner is None:
+                continue  # the namespace is not seen on that cluster on either day
+            seen = new.get((c, w.namespace, w.workload_kind, w.workload_name))
+            homes.add((owner, seen.squad if w.workload_name and seen is not None else ""))
         entry = NewWaiver(
             w.pk,
             clusters[w.cluster_id].name if w.cluster_id else "",
@@ -415,10 +415,8 @@ def _add_waivers(
             w.expires_on,
             w.created_at,
         )
-        for tribe in sorted(tribes):
-            if scope.tribe is not None and tribe != scope.tribe:
-                continue
-            squad = next(iter(squads)) if len(squads) == 1 else ""
-            if scope.squad is not None and squad != scope.squad:
-                continue
-            row(tribe, squad).waivers.append(entry)
+        for tribe, squad in sorted(homes):
+            if (scope.tribe is None or tribe == scope.tribe) and (
+                scope.squad is None or squad == scope.squad
+            ):
+                row(tribe, squad).waivers.append(entry)

@@ -70,6 +70,11 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--epoch", type=parse_time, default=None, help="fleet day 0 (default start-90d)")
     s.add_argument("--continue-ttl", type=float, default=300.0)
     s.add_argument("--kubeconfig", type=Path, default=Path("kubesim.kubeconfig"))
+    s.add_argument(
+        "--advertise-host",
+        default=None,
+        help="host name written into the kubeconfig (e.g. the compose service name)",
+    )
     s.add_argument("--admin-token-file", type=Path, default=None)
     s.add_argument("--verbose", action="store_true", help="log every request")
     return parser
@@ -90,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = serve(app, args.host, args.port, quiet=not args.verbose)
     url = f"http://{args.host}:{server.server_port}"
-    kubeconfig = write_kubeconfig(args.kubeconfig, url, app.tokens)
+    advertised = (
+        f"http://{args.advertise_host}:{server.server_port}" if args.advertise_host else url
+    )
+    kubeconfig = write_kubeconfig(args.kubeconfig, advertised, app.tokens)
     if args.admin_token_file:
         fd = os.open(args.admin_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

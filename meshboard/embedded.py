@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# pgserver logs every pg_ctl command line at INFO; keep the quick start readable.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 class EmbeddedUnavailable(RuntimeError):
