@@ -441,10 +441,32 @@ class DailyRollup(RollupCounts):
             models.Index(fields=["day", "tribe", "squad"], name="dailyrollup_series_idx"),
             # each cluster's latest day at or before a given day (carry-forward series)
             models.Index(fields=["cluster", "day"], name="dailyrollup_cluster_idx"),
+            # a tribe's (or squad's) rows at those (cluster, day) pairs
+            models.Index(fields=["tribe", "cluster", "day"], name="dailyrollup_tribe_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.cluster_id} {self.tribe}/{self.squad}"
+
+
+class DailyTotal(RollupCounts):
+    """Per (day, cluster): a `DailyRollup` day summed over tribes and squads.
+
+    The org-wide series reads these — one row per cluster and day instead of one per group —
+    which keeps a year × 20 clusters under the page budget (see benchmarks/bench_series.py).
+    """
+
+    day = models.DateField()
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "day"], name="dailytotal_unique")]
+        # the unique index (cluster, day) also serves the carry-forward probe
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.cluster_id} total"
 
 
 class ScopeKind(models.TextChoices):

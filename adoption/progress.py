@@ -23,6 +23,7 @@ from . import metrics
 from .models import (
     Cluster,
     DailyRollup,
+    DailyTotal,
     RollupCounts,
     ScopeKind,
     Snapshot,
@@ -109,47 +110,61 @@ def _row_filter(scope: Scope) -> tuple[str, list[Any]]:
     return (" AND " + " AND ".join(sql)) if sql else "", params
 
 
+def _table(scope: Scope, grain: Grain, group_by: str | None) -> tuple[str, str, str]:
+    """(table, time column, SQL type of points): org-wide daily figures read the per-cluster
+    totals; anything narrower reads the per-group rollups."""
+    if grain == "snapshot":
+        return SnapshotRollup._meta.db_table, "observed_at", "timestamptz"
+    if scope.tribe is None and scope.squad is None and group_by is None:
+        return DailyTotal._meta.db_table, "day", "date"
+    return DailyRollup._meta.db_table, "day", "date"
+
+
 def sums_at(
     scope: Scope, points: list[datetime] | list[date], grain: Grain, *, group_by: str | None = None
 ) -> list[Point] | dict[str, list[Point]]:
     """Summed counts at each point (carry-forward per cluster); optionally grouped by tribe/squad.
 
     1. For every (point, enabled cluster in scope): the cluster's latest rollup time ≤ point
-       (an index probe on (cluster, time)).
-    2. Join the rollup rows at that time, filtered to the scope's tribe/squad.
-    3. Sum per point (and group); count contributing and carried-forward clusters
-       (those with no newer data).
+       (an index probe on (cluster, time)); materialized so Postgres probes once per pair.
+    2. Join the rollup rows at that time, filtered to the scope's tribe/squad, and sum per
+       point (and group).
+    3. Count contributing and carried-forward clusters (those with no newer data) per point.
     """
     if not points:
         return {} if group_by else []
-    table, tcol, ptype = (
-        (DailyRollup._meta.db_table, "day", "date")
-        if grain == "day"
-        else (SnapshotRollup._meta.db_table, "observed_at", "timestamptz")
-    )
+    table, tcol, ptype = _table(scope, grain, group_by)
     cfilter, cparams = _cluster_filter(scope)
     rfilter, rparams = _row_filter(scope)
     gcol = {"tribe": "r.tribe", "squad": "r.squad", None: "''"}[group_by]
     sums = ", ".join(f"SUM(r.{c})::bigint" for c in COUNTS)
-    sql = f"""
+    latest = f"""
         WITH pts AS (SELECT unnest(%s::{ptype}[]) AS p),
-        latest AS (
+        latest AS MATERIALIZED (
             SELECT pts.p, c.id AS cluster_id,
                    (SELECT max(x.{tcol}) FROM {table} x
                     WHERE x.cluster_id = c.id AND x.{tcol} <= pts.p) AS t
             FROM pts CROSS JOIN {Cluster._meta.db_table} c
             WHERE {cfilter}
+        )"""
+    sql = f"""{latest},
+        contributing AS (
+            SELECT p, COUNT(t) AS n, COUNT(t) FILTER (WHERE t < p) AS carried
+            FROM latest GROUP BY p
+        ),
+        summed AS (
+            SELECT l.p, {gcol} AS g, {sums}
+            FROM latest l JOIN {table} r ON r.cluster_id = l.cluster_id AND r.{tcol} = l.t {rfilter}
+            GROUP BY l.p, g
         )
-        SELECT l.p, {gcol} AS g, COUNT(DISTINCT l.cluster_id),
-               COUNT(DISTINCT l.cluster_id) FILTER (WHERE l.t < l.p), {sums}
-        FROM latest l JOIN {table} r ON r.cluster_id = l.cluster_id AND r.{tcol} = l.t {rfilter}
-        GROUP BY l.p, g ORDER BY l.p, g
+        SELECT summed.*, contributing.n, contributing.carried
+        FROM summed JOIN contributing USING (p) ORDER BY p, g
     """  # noqa: S608 - identifiers are ours; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(points), *cparams, *rparams])
         rows = cursor.fetchall()
     grouped: dict[str, dict[Any, Point]] = {}
-    for p, g, n, carried, *values in rows:
+    for p, g, *values, n, carried in rows:
         grouped.setdefault(g, {})[p] = Point(p, dict(zip(COUNTS, values, strict=True)), n, carried)
     filled = {g: [by_p.get(p, Point(p)) for p in points] for g, by_p in grouped.items()}
     if group_by:

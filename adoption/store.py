@@ -19,6 +19,7 @@ from django.db import connection
 
 from .models import (
     DailyRollup,
+    DailyTotal,
     NamespaceObservation,
     RollupCounts,
     Snapshot,
@@ -218,6 +219,21 @@ def write_rollups(snapshot: Snapshot, counts: Mapping[tuple[str, str], Mapping[s
     if existing.filter(observed_at__gt=snapshot.started_at).exists():
         return  # a later snapshot of that day already stands for it (back-fill out of order)
     existing.delete()
+    totals = dict.fromkeys(COUNT_FIELDS, 0)
+    for c in counts.values():
+        for key in COUNT_FIELDS:
+            totals[key] += c[key]
+    DailyTotal.objects.update_or_create(
+        day=day,
+        cluster_id=snapshot.cluster_id,
+        defaults={
+            "snapshot": snapshot,
+            "observed_at": snapshot.started_at,
+            "tribe": "",
+            "squad": "",
+            **totals,
+        },
+    )
     DailyRollup.objects.bulk_create(
         DailyRollup(
             day=day,

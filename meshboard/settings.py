@@ -68,6 +68,8 @@ MESHBOARD_POLL_SOFT_TIME_LIMIT = env.int(
     "MESHBOARD_POLL_SOFT_TIME_LIMIT", 240, validate=lambda v: v > 0
 )
 MESHBOARD_POLL_TIME_LIMIT = env.int("MESHBOARD_POLL_TIME_LIMIT", 300, validate=lambda v: v > 0)
+# Bearer token Prometheus uses to scrape /metrics (without it, only logged-in users can read it).
+MESHBOARD_METRICS_TOKEN = env.str("MESHBOARD_METRICS_TOKEN", "")
 # Retention: every snapshot in full for this many days, then each cluster's last good snapshot
 # of each day for this many days; daily rollups are kept forever.
 MESHBOARD_RETENTION_FULL_DAYS = env.int(
@@ -99,10 +101,12 @@ env.seal()  # raises one EnvValidationError listing every bad variable
 
 if _proxy_ssl:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
+# No JavaScript reads the CSRF cookie (forms carry the token), so keep it away from scripts too.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -119,12 +123,17 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tables2",
     "django_filters",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_prometheus",
     "csp",
     "health_check",
     "adoption",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,6 +145,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "meshboard.urls"
@@ -274,6 +284,26 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         "kubernetes": {"level": "WARNING"},
     },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an unauthenticated request then gets 401 + WWW-Authenticate, not 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "adoption.api.pagination.Pagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "meshboard API",
+    "DESCRIPTION": "Read-only Istio adoption figures per tribe, squad and cluster.",
+    "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"

@@ -5,6 +5,9 @@ dict index (namespaces, owners, Services by selector anchor, Istio resources by 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .diagnostics import MB, Reporter, istio_messages
@@ -106,8 +109,29 @@ def classify_pod(
     return rec
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while classifying: the classifier allocates millions of small,
+    acyclic, long-lived records, and with 50k pod dicts alive every generation-2 collection
+    rescans them all (≈40% of classify time at 10k pods). Reference counting still frees
+    everything; the collector runs again as soon as the block exits."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def classify_cluster(objs: ClusterObjects, opts: ClassifyOptions | None = None) -> ClusterResult:
     """Classify one cluster.  Pure: no I/O, input dicts are not modified."""
+    with _gc_paused():
+        return _classify_cluster(objs, opts)
+
+
+def _classify_cluster(objs: ClusterObjects, opts: ClassifyOptions | None) -> ClusterResult:
     opts = opts or ClassifyOptions()
     system = opts.system_namespaces | opts.extra_system_namespaces
     policy = InjectionPolicy(objs.webhooks, objs.configmaps, opts.enable_namespaces_by_default)

@@ -24,14 +24,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
 from .injection import (
     DATAPLANE_MODE,
     INJECT_KEY,
     INJECTION_LABEL,
     REV_KEY,
     parse_injector_configmap,
+    safe_yaml_cached,
 )
 from .kube import (
     ISTIO_PROXY,
@@ -250,12 +249,10 @@ def _image_type(cfg: dict[str, Any]) -> str:
 
 
 def _safe_yaml(text: Any) -> dict[str, Any]:
+    """YAML text → mapping ({} when invalid); memoized (read-only result), see injection.py."""
     if not isinstance(text, str):
         return {}
-    try:
-        return as_dict(yaml.safe_load(text))
-    except Exception:  # noqa: BLE001 - arbitrary annotation text must never raise
-        return {}
+    return safe_yaml_cached(text)
 
 
 def analyze_image(objs: ClusterObjects, rep: Reporter, root_ns: str) -> None:

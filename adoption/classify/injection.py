@@ -15,6 +15,7 @@ ConfigMap.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -105,11 +106,22 @@ def parse_injector_configmap(cm: Mapping[str, Any]) -> InjectorConfig | None:
 
 
 def _safe_yaml(text: Any) -> dict[str, Any]:
+    """Parse YAML text to a mapping ({} when not a mapping or invalid).
+
+    Memoized on the text: the same ConfigMap is parsed for every namespace and pod that needs
+    it, and PyYAML's pure-Python parser costs ~2 ms per injector config. The returned dict is
+    shared between callers, who must treat it as read-only.
+    """
     if not isinstance(text, str):
         return {}
+    return safe_yaml_cached(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def safe_yaml_cached(text: str) -> dict[str, Any]:
     try:
         return as_dict(yaml.safe_load(text))
-    except Exception:  # noqa: BLE001 - arbitrary ConfigMap text must never raise
+    except Exception:  # noqa: BLE001 - arbitrary ConfigMap/annotation text must never raise
         return {}
 
 

@@ -1,0 +1,1 @@
+"""Performance benchmarks (see README.md); runnable as `python benchmarks/<name>.py`."""

@@ -1,0 +1,384 @@
+"""Benchmark: one poll of a 50,000-pod cluster (list, decode, classify, store) end to end.
+
+    cd /work/main && export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+    /work/venv/bin/python benchmarks/bench_poll.py [--pods 50000] [--sample 5000] [--inprocess]
+
+kubesim runs as a subprocess (``python -m kubesim serve --clusters 1 --pods N``) so the peak RSS
+printed is the poller's alone; ``--inprocess`` runs it in a thread instead (the smoke test does).
+A first `collect.snapshot_cluster` warms kubesim's render caches; then one timed
+`snapshot_cluster` gives the end-to-end figure and the peak RSS, and the phases are timed
+separately (`read_cluster`, `classify_read`, `store.write_snapshot` in a transaction).
+The pod list is fetched once more page by page to split network time from decode time.
+Baseline: the kubernetes client's own model deserialization (``ApiClient().deserialize`` into
+``V1PodList``) of the first ``--sample`` pods of the same raw pages, extrapolated to all pods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import (  # noqa: E402
+    fmt_s,
+    machine,
+    peak_rss_mb,
+    print_table,
+    rss_mb,
+    setup_django,
+    verdict,
+)
+
+CLUSTER = "poll-bench"
+TARGET_E2E_S = 5.0
+TARGET_RSS_MB = 300.0
+TARGET_RATIO = 50.0
+
+
+@dataclass
+class Sim:
+    kubeconfig: Path
+    context: str
+    pid: int | None = None  # kubesim subprocess (None: in-process thread)
+
+
+@contextmanager
+def kubesim(pods: int, *, inprocess: bool, workdir: Path) -> Any:
+    """A one-cluster kubesim fleet of about ``pods`` pods, frozen clock."""
+    if inprocess:
+        from kubesim.fleet import Fleet
+        from kubesim.spec import ClusterSpec
+        from kubesim.testing import running_kubesim
+
+        fleet = Fleet(42, [ClusterSpec(name="cluster-1", pods_target=pods)])
+        with running_kubesim(fleet, speed=0, kubeconfig_dir=workdir) as sim:
+            yield Sim(sim.kubeconfig_path, sim.context("cluster-1"))
+        return
+    kc = workdir / "kubeconfig"
+    cmd = [sys.executable, "-m", "kubesim", "serve", "--clusters", "1", "--pods", str(pods)]
+    cmd += ["--port", "0", "--speed", "0", "--kubeconfig", str(kc)]
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("kubeconfig:"):
+                break
+        else:
+            raise RuntimeError(f"kubesim exited early ({proc.wait()})")
+        yield Sim(kc, "cluster-1", proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _register(sim: Sim) -> Any:
+    from adoption.models import AuthMethod, Cluster
+
+    cluster, _ = Cluster.objects.update_or_create(
+        name=CLUSTER,
+        defaults={
+            "auth_method": AuthMethod.KUBECONFIG,
+            "kubeconfig_path": str(sim.kubeconfig),
+            "context": sim.context,
+            "poll_interval": 300,
+        },
+    )
+    cluster.snapshots.all().delete()  # keep the benchmark database small between runs
+    return cluster
+
+
+class _Env(msgspec.Struct):
+    name: str = ""
+    value: str | None = None
+
+
+class _Container(msgspec.Struct):
+    name: str = ""
+    image: str = ""
+    args: list[str] | None = None
+    env: list[_Env] | None = None
+    resources: dict[str, dict[str, str]] | None = None
+    restartPolicy: str | None = None  # noqa: N815 - Kubernetes field names
+
+
+class _Spec(msgspec.Struct):
+    containers: list[_Container] = []
+    initContainers: list[_Container] | None = None  # noqa: N815
+    hostNetwork: bool | None = None  # noqa: N815
+
+
+class _Status(msgspec.Struct):
+    phase: str = ""
+
+
+class _Meta(msgspec.Struct):
+    name: str = ""
+    namespace: str = ""
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    ownerReferences: list[dict[str, Any]] | None = None  # noqa: N815
+    creationTimestamp: str | None = None  # noqa: N815
+
+
+class _Pod(msgspec.Struct):
+    metadata: _Meta = msgspec.field(default_factory=_Meta)
+    spec: _Spec = msgspec.field(default_factory=_Spec)
+    status: _Status = msgspec.field(default_factory=_Status)
+
+
+class _ListMeta(msgspec.Struct):
+    continue_: str = msgspec.field(name="continue", default="")
+
+
+class _TokenOnly(msgspec.Struct):
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+class _PodList(msgspec.Struct):
+    items: list[_Pod] = []
+
+
+# A typed decoder for just the pod fields the classifier reads: the fix proposed for
+# adoption/kube/listing.py, measured here for comparison (the poll does not use it).
+TYPED_POD_DECODER = msgspec.json.Decoder(_PodList)
+
+
+def _pod_pages(cluster: Any, page_size: int) -> Any:
+    """Raw pod-list pages exactly as `kube.list_pages` requests them; yields (bytes, seconds)."""
+    from kubernetes import client
+
+    from adoption import collect, kube
+
+    token_only = msgspec.json.Decoder(_TokenOnly)
+    api = kube.build_api_client(collect.connection_for(cluster))
+    try:
+        core = client.CoreV1Api(api)
+        token = ""
+        while True:
+            kw: dict[str, Any] = {"limit": page_size, "_preload_content": False}
+            if token:
+                kw["_continue"] = token
+            t0 = time.perf_counter()
+            data = core.list_pod_for_all_namespaces(**kw).data
+            took = time.perf_counter() - t0
+            yield data, took
+            token = token_only.decode(data).metadata.continue_
+            if not token:
+                return
+    finally:
+        api.close()
+
+
+@dataclass
+class PollFigures:
+    pods: int = 0
+    workloads: int = 0
+    namespaces: int = 0
+    pages: int = 0
+    mb_read: float = 0.0
+    warmup_s: float = 0.0
+    e2e_s: float = 0.0
+    read_s: float = 0.0
+    classify_s: float = 0.0
+    store_s: float = 0.0
+    pods_fetch_s: float = 0.0
+    pods_decode_s: float = 0.0
+    pods_typed_decode_s: float = 0.0
+    client_sample_pods: int = 0
+    client_sample_s: float = 0.0
+    client_extrapolated_s: float = 0.0
+    rss_start_mb: float = 0.0
+    rss_peak_mb: float = 0.0
+    kubesim_rss_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decode_classify_s(self) -> float:
+        return self.pods_decode_s + self.classify_s
+
+    @property
+    def ratio(self) -> float:
+        return self.client_extrapolated_s / self.decode_classify_s if self.decode_classify_s else 0
+
+
+def run(pods: int = 50_000, sample: int = 5_000, *, inprocess: bool = False) -> PollFigures:
+    """Run the poll benchmark (Django must be set up) and return its figures."""
+    from django.conf import settings
+    from django.db import transaction
+    from django.utils import timezone
+    from kubernetes import client
+
+    from adoption import collect, store
+    from adoption.models import Snapshot, SnapshotStatus
+
+    page_size = settings.MESHBOARD_KUBE_PAGE_SIZE
+    f = PollFigures(rss_start_mb=rss_mb())
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-poll-") as tmp,
+        kubesim(pods, inprocess=inprocess, workdir=Path(tmp)) as sim,
+    ):
+        cluster = _register(sim)
+        # 1. warm kubesim's render caches (the first list renders every page)
+        t0 = time.perf_counter()
+        snap = collect.snapshot_cluster(cluster)
+        f.warmup_s = time.perf_counter() - t0
+        if snap.status != SnapshotStatus.OK:
+            raise RuntimeError(f"warm-up poll failed: {snap.error}")
+        # 2. the end-to-end figure: one whole poll as the Celery task runs it
+        t0 = time.perf_counter()
+        snap = collect.snapshot_cluster(cluster)
+        f.e2e_s = time.perf_counter() - t0
+        assert snap.status == SnapshotStatus.OK, snap.error
+        f.rss_peak_mb = peak_rss_mb()
+        f.mb_read = snap.bytes_read / 1e6
+        if sim.pid is not None:
+            import psutil
+
+            f.kubesim_rss_mb = psutil.Process(sim.pid).memory_info().rss / (1024 * 1024)
+        # 3. the same poll, phase by phase
+        t0 = time.perf_counter()
+        read = collect.read_cluster(cluster)
+        f.read_s = time.perf_counter() - t0
+        at = timezone.now()
+        t0 = time.perf_counter()
+        result, workloads, namespaces = collect.classify_read(cluster, read, at)
+        f.classify_s = time.perf_counter() - t0
+        f.pods = len(read.objects["pods"])
+        f.workloads, f.namespaces = len(workloads), len(namespaces)
+        del read, result
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            phase_snap = Snapshot.objects.create(
+                cluster=cluster, started_at=at, status=SnapshotStatus.OK
+            )
+            store.write_snapshot(phase_snap, workloads, namespaces)
+        f.store_s = time.perf_counter() - t0
+        del workloads, namespaces
+        # 4. pods again, page by page: network vs decode; keep a sample for the baseline
+        from adoption.kube import listing
+
+        typed = TYPED_POD_DECODER
+        kept: list[bytes] = []
+        kept_pods = 0
+        for data, took in _pod_pages(cluster, page_size):
+            f.pages += 1
+            f.pods_fetch_s += took
+            t0 = time.perf_counter()
+            page = listing._decoder.decode(data)
+            f.pods_decode_s += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            typed.decode(data)
+            f.pods_typed_decode_s += time.perf_counter() - t0
+            if kept_pods < sample:
+                kept.append(data)
+                kept_pods += len(page.items or [])
+        # 5. baseline: the kubernetes client's own models for the sampled pages
+        api = client.ApiClient()
+        t0 = time.perf_counter()
+        for data in kept:
+            api.deserialize(data.decode("utf-8"), "V1PodList", "application/json")
+        f.client_sample_s = time.perf_counter() - t0
+        f.client_sample_pods = kept_pods
+        f.client_extrapolated_s = f.client_sample_s * f.pods / max(kept_pods, 1)
+    return f
+
+
+def report(f: PollFigures) -> None:
+    per10k = 10_000 / max(f.pods, 1)
+    print_table(
+        f"Poll of one cluster: {f.pods:,} pods, {f.workloads:,} workloads, {f.namespaces} "
+        f"namespaces, {f.pages} pod pages, {f.mb_read:.0f} MB read ({machine()})",
+        ["figure", "time", "per 10k pods", "note"],
+        [
+            ["warm-up poll (kubesim renders)", fmt_s(f.warmup_s), "", "not a target"],
+            [
+                "end to end (snapshot_cluster)",
+                fmt_s(f.e2e_s),
+                fmt_s(f.e2e_s * per10k),
+                f"target < {TARGET_E2E_S:g} s: {verdict(f.e2e_s < TARGET_E2E_S)}",
+            ],
+            ["  read_cluster (list + decode)", fmt_s(f.read_s), fmt_s(f.read_s * per10k), ""],
+            ["  classify_read", fmt_s(f.classify_s), fmt_s(f.classify_s * per10k), ""],
+            ["  store.write_snapshot", fmt_s(f.store_s), fmt_s(f.store_s * per10k), ""],
+            [
+                "pods: fetch raw pages",
+                fmt_s(f.pods_fetch_s),
+                fmt_s(f.pods_fetch_s * per10k),
+                "network + kubesim",
+            ],
+            [
+                "pods: msgspec decode → dicts",
+                fmt_s(f.pods_decode_s),
+                fmt_s(f.pods_decode_s * per10k),
+                "what listing.py does",
+            ],
+            [
+                "pods: typed msgspec decode",
+                fmt_s(f.pods_typed_decode_s),
+                fmt_s(f.pods_typed_decode_s * per10k),
+                "classifier's fields only (info)",
+            ],
+            [
+                "decode + classify",
+                fmt_s(f.decode_classify_s),
+                fmt_s(f.decode_classify_s * per10k),
+                "",
+            ],
+            [
+                "BASELINE client models (V1PodList)",
+                fmt_s(f.client_extrapolated_s),
+                fmt_s(f.client_extrapolated_s * per10k),
+                f"sampled {f.client_sample_pods:,} pods in {fmt_s(f.client_sample_s)}, "
+                "extrapolated",
+            ],
+            [
+                "ratio client / (decode + classify)",
+                f"{f.ratio:.1f}×",
+                "",
+                f"target ≥ {TARGET_RATIO:g}×: {verdict(f.ratio >= TARGET_RATIO)}",
+            ],
+        ],
+    )
+    sim_rss = f"{f.kubesim_rss_mb:.0f} MB" if f.kubesim_rss_mb is not None else "in-process"
+    print_table(
+        "Memory (worker process; kubesim runs in a separate process)",
+        ["figure", "MB", "note"],
+        [
+            ["RSS before the polls (Django loaded)", f"{f.rss_start_mb:.0f}", ""],
+            [
+                "peak RSS after warm-up + timed poll",
+                f"{f.rss_peak_mb:.0f}",
+                f"target < {TARGET_RSS_MB:g} MB: {verdict(f.rss_peak_mb < TARGET_RSS_MB)}",
+            ],
+            ["kubesim process RSS (not counted)", sim_rss, ""],
+        ],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pods", type=int, default=50_000)
+    parser.add_argument("--sample", type=int, default=5_000, help="pods for the client baseline")
+    parser.add_argument("--inprocess", action="store_true", help="run kubesim in a thread")
+    args = parser.parse_args(argv)
+    setup_django()
+    figures = run(args.pods, args.sample, inprocess=args.inprocess)
+    report(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Benchmark: the overview's series query (`progress.series` over DailyRollup) vs history size.
+
+    cd /work/main && export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+    /work/venv/bin/python benchmarks/bench_series.py [--clusters 20 --workloads 5000] [--runs 15]
+
+Seeds the benchmark database with `manage.py seed_history` twice — 30 days, then 365 days of
+20 clusters × 5,000 workloads in 8 tribes × 5 squads — and after each times `progress.series`
+(median of ``--runs`` after a warm-up) for the last 30 days and for the whole history, at org
+scope and at one tribe's scope. The target: the year's history answers in < 100 ms and the
+same query costs at most 1.5× what it costs over one month of history (cost follows the points
+shown, not the history stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import machine, median_time, print_table, setup_django, verdict  # noqa: E402
+
+TARGET_MS = 100.0
+TARGET_GROWTH = 1.5
+HISTORIES = (30, 365)
+
+
+@dataclass
+class SeriesFigures:
+    clusters: int
+    workloads: int
+    rows: dict[int, int] = field(default_factory=dict)  # history days → DailyRollup rows
+    seed_s: dict[int, float] = field(default_factory=dict)
+    # (history days, range label, scope label) → median ms
+    ms: dict[tuple[int, str, str], float] = field(default_factory=dict)
+    points: dict[tuple[int, str, str], int] = field(default_factory=dict)
+
+
+def _measure(history: int, end: date, runs: int, tribe: str, f: SeriesFigures) -> None:
+    from adoption import progress
+
+    ranges = {
+        "last 30 days": end - timedelta(days=29),
+        "whole history": end - timedelta(days=history - 1),
+    }
+    scopes = {"org": progress.Scope(), f"tribe {tribe}": progress.Scope(tribe=tribe)}
+    for rlabel, start in ranges.items():
+        for slabel, scope in scopes.items():
+            out: list[int] = []
+
+            def query(
+                scope: progress.Scope = scope, start: date = start, out: list[int] = out
+            ) -> None:
+                grain, pts = progress.series(scope, start, end)
+                assert grain == "day"
+                out[:] = [len(pts), sum(1 for p in pts if p.clusters)]
+
+            med, _ = median_time(query, runs, warmup=2)
+            f.ms[(history, rlabel, slabel)] = med * 1000
+            f.points[(history, rlabel, slabel)] = out[1]  # points with data
+
+
+def run(
+    clusters: int = 20,
+    workloads: int = 5000,
+    histories: tuple[int, ...] = HISTORIES,
+    runs: int = 15,
+    tribes: int = 8,
+    squads_per_tribe: int = 5,
+    seed: int = 1,
+) -> SeriesFigures:
+    """Seed each history size in turn and time the series queries (Django must be set up)."""
+    import time
+
+    from django.core.management import call_command
+
+    from adoption.management.commands.seed_history import group_names
+    from adoption.models import DailyRollup
+
+    f = SeriesFigures(clusters, workloads)
+    end = datetime.now(UTC).date()
+    tribe = group_names(tribes, squads_per_tribe)[0][0]
+    for history in histories:
+        t0 = time.perf_counter()
+        call_command(
+            "seed_history",
+            clusters=clusters,
+            workloads=workloads,
+            days=history,
+            tribes=tribes,
+            squads_per_tribe=squads_per_tribe,
+            seed=seed,
+            snapshot_days=2,
+            verbosity=0,
+        )
+        f.seed_s[history] = time.perf_counter() - t0
+        f.rows[history] = DailyRollup.objects.filter(cluster__name__startswith="bench-").count()
+        _measure(history, end, runs, tribe, f)
+    return f
+
+
+def report(f: SeriesFigures) -> None:
+    hs = sorted(f.rows)
+    rows = []
+    for (history, rlabel, slabel), ms in sorted(f.ms.items()):
+        rows.append(
+            [
+                f"{history} d history ({f.rows[history]:,} rows)",
+                rlabel,
+                slabel,
+                f.points[(history, rlabel, slabel)],
+                f"{ms:.1f}",
+            ]
+        )
+    print_table(
+        f"progress.series over DailyRollup: {f.clusters} clusters × {f.workloads:,} workloads "
+        f"({machine()}); median ms",
+        ["history stored", "range", "scope", "points", "ms"],
+        rows,
+    )
+    if len(hs) < 2:
+        return
+    small, big = hs[0], hs[-1]
+    summary = []
+    for rlabel in ("last 30 days", "whole history"):
+        for slabel in sorted({s for _, r, s in f.ms if r == rlabel}):
+            a, b = f.ms[(small, rlabel, slabel)], f.ms[(big, rlabel, slabel)]
+            note = ""
+            if rlabel == "last 30 days":
+                note = (
+                    f"same points; target ≤ {TARGET_GROWTH:g}×: {verdict(b / a <= TARGET_GROWTH)}"
+                )
+            else:
+                note = f"{big}/{small} points (info)"
+            summary.append([f"{rlabel}, {slabel}", f"{a:.1f}", f"{b:.1f}", f"{b / a:.2f}×", note])
+    worst = max(f.ms[(big, r, s)] for (h, r, s) in f.ms if h == big)
+    summary.append(
+        [
+            f"slowest query on {big} d history",
+            "",
+            f"{worst:.1f}",
+            "",
+            f"target < {TARGET_MS:g} ms: {verdict(worst < TARGET_MS)}",
+        ]
+    )
+    print_table(
+        f"Growth with history stored ({small} d → {big} d)",
+        ["query", f"{small} d ms", f"{big} d ms", "ratio", "note"],
+        summary,
+    )
+    print(
+        "seeding: "
+        + ", ".join(f"{h} d in {f.seed_s[h]:.1f} s ({f.rows[h]:,} daily rows)" for h in hs)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clusters", type=int, default=20)
+    parser.add_argument("--workloads", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args(argv)
+    setup_django()
+    report(run(args.clusters, args.workloads, runs=args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
