@@ -1,13 +1,17 @@
-"""A real headless Chromium (Debian's /usr/bin/chromium) logs in and sees the chart drawn."""
+"""A real headless Chromium (Debian's /usr/bin/chromium) logs in and reads the dashboard:
+charts render with data points, the tribe's to-do list has rows. Screenshots are saved as
+test artefacts (MESHBOARD_SCREENSHOT_DIR, default a pytest tmp dir)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
-from adoption import collect
+from adoption import progress
+from adoption.models import WorkloadObservation
 
 CHROMIUM = os.environ.get("MESHBOARD_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -45,13 +49,29 @@ def browser():  # type: ignore[no-untyped-def]
         connections.close_all()
 
 
+@pytest.fixture
+def shots(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    target = os.environ.get("MESHBOARD_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.mark.django_db(transaction=True)
-def test_it_logs_in_and_renders_the_adoption_chart(
-    live_server, browser, sim, cluster, django_user_model
+def test_it_logs_in_and_reads_overview_tribe_and_cluster(
+    live_server, browser, history, django_user_model, shots
 ):  # type: ignore[no-untyped-def]
     django_user_model.objects.create_user("lead", password="lead-pass-123")
-    assert collect.snapshot_cluster(cluster).status == "ok"
-    page = browser.new_page()
+    tribe = (
+        WorkloadObservation.objects.filter(
+            snapshot_id__in=progress.latest_snapshot_ids(), state="missing-proxy"
+        )
+        .exclude(tribe="")
+        .values_list("tribe", flat=True)
+        .first()
+    )
+    assert tribe, "the simulated fleet has a tribe with workloads missing a proxy"
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
@@ -60,13 +80,25 @@ def test_it_logs_in_and_renders_the_adoption_chart(
     page.fill("#id_username", "lead")
     page.fill("#id_password", "lead-pass-123")
     page.click("button[type=submit]")
-    page.wait_for_selector("svg.main-svg", timeout=20_000)
 
-    assert page.locator("g.trace.scatter").count() >= 1
-    assert page.locator("g.points path.point").count() >= 1
-    assert "Workloads meshed" in page.content()
-    # the per-namespace pod share on the cluster page
-    page.goto(f"{live_server.url}/clusters/{cluster.name}/")
+    page.wait_for_selector("[data-plotly-src=chart-trend] svg.main-svg", timeout=20_000)
+    assert page.locator("[data-plotly-src=chart-trend] g.points path.point").count() > 3
+    assert page.locator("[data-plotly-src=chart-bars] g.point").count() >= 1
+    page.screenshot(path=str(shots / "overview.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/tribes/{tribe}/")
+    page.wait_for_selector("[data-plotly-src=chart-trend] svg.main-svg", timeout=20_000)
+    todo_rows = page.locator("#todo + h3 + table tbody tr")
+    assert todo_rows.count() >= 1 and "rollout restart" in todo_rows.first.inner_text()
+    page.screenshot(path=str(shots / "tribe.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/clusters/{history[0].name}/")
     page.wait_for_selector("[data-plotly-src=chart-pod-share] svg.main-svg", timeout=20_000)
     assert page.locator("[data-plotly-src=chart-pod-share] g.points path.point").count() >= 1
-    assert not [e for e in errors if "Content Security Policy" in e]
+    assert page.locator("[data-plotly-src=chart-versions] g.point").count() >= 1
+    page.screenshot(path=str(shots / "cluster.png"), full_page=True)
+
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    assert all(
+        (shots / n).stat().st_size > 10_000 for n in ("overview.png", "tribe.png", "cluster.png")
+    )
