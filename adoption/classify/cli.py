@@ -126,15 +126,28 @@ def main(
     except ManifestError as exc:
         print(f"meshboard analyze: error: {exc}", file=err)
         return EXIT_USAGE
-    result = classify_cluster(objs, ClassifyOptions(template_pods=True))
-    messages = result.messages
-    if args.compat == "istioctl":
-        messages = [m for m in messages if m.origin == "istio"]
-    messages = _sorted(messages)
-    if args.output == "json":
-        print(render_json(result, messages), file=out)
-    else:
-        print(render_text(result, messages, args.compat is not None), file=out)
+    try:
+        result = classify_cluster(objs, ClassifyOptions(template_pods=True))
+        messages = result.messages
+        if args.compat == "istioctl":
+            messages = [m for m in messages if m.origin == "istio"]
+        messages = _sorted(messages)
+        if args.output == "json":
+            text = render_json(result, messages)
+        else:
+            text = render_text(result, messages, args.compat is not None)
+    except (RecursionError, MemoryError):
+        print("meshboard analyze: error: input nested too deeply or too large", file=err)
+        return EXIT_USAGE
+    except Exception as exc:  # a classifier bug on odd input: one line, not a traceback
+        files = " ".join(args.paths)
+        print(
+            f"meshboard analyze: internal error classifying {files}: {type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]}",
+            file=err,
+        )
+        return EXIT_USAGE
+    print(text, file=out)
     if args.fail_on is not None:
         threshold = LEVEL_RANK[args.fail_on.capitalize()]
         if any(LEVEL_RANK.get(m.level, 0) >= threshold for m in messages):
