@@ -8,12 +8,15 @@ its snapshot row and nothing else, so the previous good snapshot stays the curre
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -127,6 +130,19 @@ def connection_for(cluster: Cluster) -> kube.ClusterConnection:
     )
 
 
+# A poll must end (ok or failed, recorded) before Celery's soft time limit interrupts it.
+BUDGET_MARGIN_SECONDS = 10
+# A poll whose worker died this many times (e.g. OOM-killed on a huge cluster) is not re-run
+# again: with acks_late + reject_on_worker_lost it would otherwise be redelivered forever.
+MAX_ATTEMPTS = 3
+
+
+def poll_budget() -> float:
+    """Seconds a poll may spend on cluster requests."""
+    soft = float(settings.MESHBOARD_POLL_SOFT_TIME_LIMIT)
+    return max(soft - BUDGET_MARGIN_SECONDS, soft / 2)
+
+
 def list_options() -> kube.ListOptions:
     return kube.ListOptions(
         page_size=settings.MESHBOARD_KUBE_PAGE_SIZE,
@@ -148,9 +164,12 @@ def _list_optional(
 def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> ClusterRead:
     """List everything a snapshot needs. Raises `kube.KubeError` when the poll cannot stand."""
     opts = opts or list_options()
+    if opts.deadline is None:
+        opts = dataclasses.replace(opts, deadline=opts.clock() + poll_budget())
     api = kube.build_api_client(connection_for(cluster))
     try:
-        read = ClusterRead(discovery=kube.discover(api, opts))
+        stats = kube.ListStats()
+        read = ClusterRead(discovery=kube.discover(api, opts, stats), stats=stats)
         for key, resource, required in RESOURCES:
             if required:
                 read.objects[key] = kube.list_items(api, resource, opts, read.stats)
@@ -166,6 +185,50 @@ def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> Clus
         return read
     finally:
         api.close()
+
+
+# Kubernetes caps names at 253 characters (namespaces at 63); the columns follow that.
+MAX_NAME = 253
+
+
+def _scrub(value: Any) -> Any:
+    """Strip NUL characters, which PostgreSQL text and jsonb cannot hold."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _storable(
+    workloads: list[WorkloadRow], namespaces: list[NamespaceRow], stats: kube.ListStats
+) -> tuple[list[WorkloadRow], list[NamespaceRow]]:
+    """Rows the database can hold: objects with impossible names (longer than Kubernetes
+    allows) are skipped and recorded as a gap; NUL characters are stripped."""
+    too_long = {ns.namespace for ns in namespaces if len(ns.namespace) > MAX_NAME}
+    kept_ns = [ns for ns in namespaces if ns.namespace not in too_long]
+    kept_wl = [
+        w
+        for w in workloads
+        if w.namespace not in too_long and len(w.namespace) <= MAX_NAME and len(w.name) <= MAX_NAME
+    ]
+    skipped = len(namespaces) - len(kept_ns) + len(workloads) - len(kept_wl)
+    if skipped:
+        stats.gaps.append(
+            {
+                "resource": "objects",
+                "kind": "invalid",
+                "error": f"skipped {skipped} object(s) with names over {MAX_NAME} characters",
+            }
+        )
+    for row in (*kept_ns, *kept_wl):
+        for name, value in vars(row).items():
+            scrubbed = _scrub(value)
+            if scrubbed is not value:
+                setattr(row, name, scrubbed)
+    return kept_wl, kept_ns
 
 
 def classify_read(
@@ -242,21 +305,55 @@ def classify_read(
         )
         for w in result.workloads
     ]
-    return result, workloads, namespaces
+    return result, *_storable(workloads, namespaces, read.stats)
 
 
-def _claim(cluster: Cluster, started_at: datetime) -> Snapshot | None:
-    """Create or reuse the snapshot row for this scheduled poll; None if it already succeeded."""
+_SECRETS = (
+    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)\b((?:token|password|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{4,}"),
+)
+
+
+def safe_error(message: str) -> str:
+    """An error text fit to store and show: one line of at most 4000 chars, secrets masked."""
+    text = " ".join(message.split())
+    for pattern in _SECRETS:
+        text = pattern.sub(r"\1[redacted]", text)
+    return text[:4000]
+
+
+def _claim(cluster: Cluster, started_at: datetime) -> tuple[Snapshot, bool]:
+    """Create or reuse the snapshot row for this scheduled poll.
+
+    Returns the row and whether to poll: not when it already succeeded (a redelivery after the
+    work was stored) nor when its worker was lost ``MAX_ATTEMPTS`` times (recorded as failed).
+    """
     snap, _ = Snapshot.objects.get_or_create(cluster=cluster, started_at=started_at)
     if snap.status == SnapshotStatus.OK:
-        return None
+        return snap, False
+    if snap.status == SnapshotStatus.RUNNING and snap.attempts >= MAX_ATTEMPTS:
+        Snapshot.objects.filter(pk=snap.pk).update(
+            status=SnapshotStatus.FAILED,
+            finished_at=timezone.now(),
+            error=(
+                f"poll of {cluster.name} abandoned: its worker was lost {snap.attempts} times "
+                "in a row (killed, e.g. out of memory or the hard time limit); not retried again"
+            ),
+        )
+        snap.refresh_from_db()
+        return snap, False
     Snapshot.objects.filter(pk=snap.pk).update(
         status=SnapshotStatus.RUNNING, error="", attempts=snap.attempts + 1
     )
-    return snap
+    return snap, True
 
 
-def snapshot_cluster(cluster: Cluster, *, started_at: datetime | None = None) -> Snapshot:
+def snapshot_cluster(
+    cluster: Cluster,
+    *,
+    started_at: datetime | None = None,
+    opts: kube.ListOptions | None = None,
+) -> Snapshot:
     """Poll ``cluster`` once and store the result; returns the (ok or failed) snapshot.
 
     1. Claim the snapshot row keyed by (cluster, started_at): a redelivered task finds it.
@@ -265,13 +362,13 @@ def snapshot_cluster(cluster: Cluster, *, started_at: datetime | None = None) ->
     4. On any error: record it on the snapshot (status ``failed``), write nothing else.
     """
     started_at = started_at or timezone.now()
-    snap = _claim(cluster, started_at)
-    if snap is None:
-        log.info("poll of %s at %s already stored; skipping redelivery", cluster.name, started_at)
-        return Snapshot.objects.get(cluster=cluster, started_at=started_at)
+    snap, proceed = _claim(cluster, started_at)
+    if not proceed:
+        log.info("poll of %s at %s already %s; skipping", cluster.name, started_at, snap.status)
+        return snap
     t0 = time.monotonic()
     try:
-        read = read_cluster(cluster)
+        read = read_cluster(cluster, opts)
         result, workloads, namespaces = classify_read(cluster, read, started_at)
         counted = [ns for ns in namespaces if not ns.system]
         with transaction.atomic():
@@ -291,19 +388,27 @@ def snapshot_cluster(cluster: Cluster, *, started_at: datetime | None = None) ->
                 error="",
             )
     except Exception as exc:
-        message = (
-            str(exc)
-            if isinstance(exc, kube.KubeError)
-            else f"internal error: {type(exc).__name__}: {exc}"
-        )
-        log.warning("poll of cluster %s failed: %s", cluster.name, message)
+        if isinstance(exc, kube.KubeError):
+            message = str(exc)
+        elif isinstance(exc, SoftTimeLimitExceeded):
+            message = (
+                f"poll of {cluster.name} exceeded the soft time limit "
+                f"({settings.MESHBOARD_POLL_SOFT_TIME_LIMIT} s, MESHBOARD_POLL_SOFT_TIME_LIMIT)"
+            )
+        else:
+            message = f"internal error polling {cluster.name}: {type(exc).__name__}: {exc}"
+        message = safe_error(message)
+        if isinstance(exc, kube.KubeError | SoftTimeLimitExceeded):
+            log.warning("poll of cluster %s failed: %s", cluster.name, message)
+        else:
+            # A bug or a database error: the traceback goes to the log, never into the stored
+            # error; the task still ends normally (its outcome is the failed snapshot row).
+            log.exception("poll of cluster %s failed: %s", cluster.name, message)
         Snapshot.objects.filter(pk=snap.pk).update(
             status=SnapshotStatus.FAILED,
             finished_at=timezone.now(),
             duration_ms=int((time.monotonic() - t0) * 1000),
-            error=message[:4000],
+            error=message,
         )
-        if not isinstance(exc, kube.KubeError):
-            raise
     snap.refresh_from_db()
     return snap

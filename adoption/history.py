@@ -13,12 +13,20 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import NamespaceObservation, Snapshot, SnapshotRollup, WorkloadObservation
+from .models import (
+    NamespaceObservation,
+    Snapshot,
+    SnapshotRollup,
+    SnapshotStatus,
+    WorkloadObservation,
+)
 from .org import Resolver, resolver_for
 from .store import NamespaceRow, WorkloadRow, rollup_counts, write_rollups
+from .store import _ensure_org as ensure_org
 
 _WL_FIELDS = [
     "namespace", "kind", "name", "tribe", "squad", "system", "state", "pods_total", "pods_meshed",
@@ -57,20 +65,33 @@ def _reresolve_snapshot(snapshot: Snapshot, resolver: Resolver, squad_key: str) 
         w.tribe = tribes.get(w.namespace, "")
         w.squad = resolver.squad(w.namespace, w.name, {squad_key: w.squad_label})
     WorkloadObservation.objects.bulk_update(workloads, ["tribe", "squad"], batch_size=2000)
+    # A tribe/squad first named by a new rule joins the org chart, as a poll would add it.
+    ensure_org(
+        [
+            WorkloadRow(w.namespace, "", w.name, w.tribe, w.squad, False, "")
+            for w in workloads
+            if w.tribe and w.squad
+        ],
+        [NamespaceRow(ns.namespace, ns.tribe, "", "", False) for ns in namespaces if ns.tribe],
+    )
     rebuild_rollups(snapshot)
 
 
 def reresolve(
     since: date, *, clusters: list[str] | None = None, progress: Callable[[str], object] = print
 ) -> int:
-    """Apply today's ownership rules to every stored good snapshot since ``since``."""
+    """Apply today's ownership rules to every stored good snapshot since ``since``.
+
+    Each snapshot is resolved from its *own* stored labels: the resolver caches a namespace's
+    tribe, so a fresh one is used per snapshot (a namespace relabelled between two polls must
+    keep each poll's answer).
+    """
     snaps = Snapshot.objects.ok().filter(started_at__date__gte=since).select_related("cluster")
     if clusters:
         snaps = snaps.filter(cluster__name__in=clusters)
-    resolvers: dict[int, Resolver] = {}
     done = 0
     for snapshot in snaps.order_by("started_at").iterator():
-        resolver = resolvers.setdefault(snapshot.cluster_id, resolver_for(snapshot.cluster.name))
+        resolver = resolver_for(snapshot.cluster.name)
         with transaction.atomic():
             _reresolve_snapshot(snapshot, resolver, settings.CLUSTER_LABEL_SQUAD)
         done += 1
@@ -95,20 +116,26 @@ def apply_retention(now: datetime | None = None, *, batch: int = 200) -> dict[st
     now = now or timezone.now()
     full_cutoff = now - timedelta(days=settings.MESHBOARD_RETENTION_FULL_DAYS)
     daily_cutoff = now - timedelta(days=settings.MESHBOARD_RETENTION_DAILY_DAYS)
-    # Each cluster's last good snapshot per day: these survive the full window.
-    keep_ids = set(
+    # Outside the full window a snapshot survives only as its cluster's last good one of its day:
+    # thin every snapshot that is not good, or that a later good one of the same day (also
+    # outside the window) supersedes. A correlated EXISTS, so no id list travels to Python and
+    # each batch re-evaluates against what is left (idempotent, restartable).
+    later_good_same_day = (
         Snapshot.objects.ok()
-        .filter(started_at__lt=full_cutoff)
         .annotate(day=TruncDate("started_at"))
-        .order_by("cluster_id", "day", "-started_at")
-        .distinct("cluster_id", "day")
-        .values_list("pk", flat=True)
+        .filter(
+            cluster_id=OuterRef("cluster_id"),
+            day=OuterRef("day"),
+            started_at__gt=OuterRef("started_at"),
+            started_at__lt=full_cutoff,
+        )
     )
 
     def old_not_kept() -> list[int]:
         return list(
             Snapshot.objects.filter(started_at__lt=full_cutoff)
-            .exclude(pk__in=keep_ids)
+            .annotate(day=TruncDate("started_at"))
+            .filter(~Q(status=SnapshotStatus.OK) | Exists(later_good_same_day))
             .order_by("started_at")
             .values_list("pk", flat=True)[:batch]
         )

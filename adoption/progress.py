@@ -129,7 +129,8 @@ def sums_at(
        (an index probe on (cluster, time)); materialized so Postgres probes once per pair.
     2. Join the rollup rows at that time, filtered to the scope's tribe/squad, and sum per
        point (and group).
-    3. Count contributing and carried-forward clusters (those with no newer data) per point.
+    3. Count the clusters contributing to each point and group, and those carried forward
+       (no newer data).
     """
     if not points:
         return {} if group_by else []
@@ -147,18 +148,11 @@ def sums_at(
             FROM pts CROSS JOIN {Cluster._meta.db_table} c
             WHERE {cfilter}
         )"""
-    sql = f"""{latest},
-        contributing AS (
-            SELECT p, COUNT(t) AS n, COUNT(t) FILTER (WHERE t < p) AS carried
-            FROM latest GROUP BY p
-        ),
-        summed AS (
-            SELECT l.p, {gcol} AS g, {sums}
-            FROM latest l JOIN {table} r ON r.cluster_id = l.cluster_id AND r.{tcol} = l.t {rfilter}
-            GROUP BY l.p, g
-        )
-        SELECT summed.*, contributing.n, contributing.carried
-        FROM summed JOIN contributing USING (p) ORDER BY p, g
+    sql = f"""{latest}
+        SELECT l.p, {gcol} AS g, {sums}, COUNT(DISTINCT l.cluster_id),
+               COUNT(DISTINCT l.cluster_id) FILTER (WHERE l.t < l.p)
+        FROM latest l JOIN {table} r ON r.cluster_id = l.cluster_id AND r.{tcol} = l.t {rfilter}
+        GROUP BY l.p, g ORDER BY l.p, g
     """  # noqa: S608 - identifiers are ours; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(points), *cparams, *rparams])

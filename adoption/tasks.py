@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from . import collect, history
@@ -34,14 +34,26 @@ def poll_due_clusters() -> list[int]:
     return enqueued
 
 
-@shared_task(name="adoption.tasks.poll_cluster")
-def poll_cluster(cluster_id: int, scheduled_at: str | None = None) -> str:
+@shared_task(
+    bind=True,
+    name="adoption.tasks.poll_cluster",
+    # Explicit, whatever the global settings say: a poll whose worker dies is redelivered and
+    # re-run (the snapshot row keyed by (cluster, scheduled_at) makes that idempotent).
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def poll_cluster(self: Task, cluster_id: int, scheduled_at: str | None = None) -> str:
     """Poll one cluster under its lock. The scheduled time is the snapshot's idempotency key."""
     cluster = Cluster.objects.filter(pk=cluster_id, enabled=True).first()
     if cluster is None:
         return "gone"
     started_at = datetime.fromisoformat(scheduled_at) if scheduled_at else timezone.now()
-    with cluster_lock(cluster.pk) as acquired:
+    if timezone.is_naive(started_at):
+        started_at = timezone.make_aware(started_at, UTC)
+    # The task id as lock token: a redelivery of this very task may take over the lock its
+    # killed predecessor still holds (see `cluster_lock`).
+    token = f"task:{self.request.id}" if self.request.id else None
+    with cluster_lock(cluster.pk, token=token) as acquired:
         if not acquired:
             log.info("cluster %s is already being polled; skipping", cluster.name)
             return "locked"

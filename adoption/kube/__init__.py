@@ -12,6 +12,7 @@ from .errors import (
     KubeMalformed,
     KubeNotFound,
     KubeServerError,
+    KubeTimeout,
     KubeUnreachable,
 )
 from .listing import (
@@ -41,6 +42,7 @@ __all__ = [
     "KubeMalformed",
     "KubeNotFound",
     "KubeServerError",
+    "KubeTimeout",
     "KubeUnreachable",
     "ListOptions",
     "ListStats",

@@ -50,18 +50,33 @@ def _check_path(path: str, what: str, allowed_dirs: tuple[str, ...]) -> Path:
     return p
 
 
+def _client(cfg: client.Configuration) -> client.ApiClient:
+    # No hidden retries in urllib3 (its default retries every connect/read error 3 times, which
+    # multiplies every timeout by 4): `listing.call_with_retries` is the one retry loop, bounded,
+    # with backoff, counted in the poll's stats.
+    cfg.retries = False
+    return client.ApiClient(cfg)
+
+
 def build_api_client(conn: ClusterConnection) -> client.ApiClient:
     """Return an `ApiClient` for the cluster or raise `KubeConfigError` with a clear reason."""
     try:
         if conn.method == KUBECONFIG:
             path = _check_path(conn.kubeconfig_path, "kubeconfig", conn.allowed_dirs)
-            return config.new_client_from_config(
-                config_file=str(path), context=conn.context or None
+            cfg = client.Configuration()
+            # persist_config=False: never write refreshed credentials back into the (read-only,
+            # mounted) kubeconfig file.
+            config.load_kube_config(
+                config_file=str(path),
+                context=conn.context or None,
+                client_configuration=cfg,
+                persist_config=False,
             )
+            return _client(cfg)
         if conn.method == IN_CLUSTER:
             cfg = client.Configuration()
             config.load_incluster_config(client_configuration=cfg)
-            return client.ApiClient(cfg)
+            return _client(cfg)
         if conn.method == TOKEN:
             if not conn.api_url:
                 raise KubeConfigError("no API URL configured")
@@ -74,7 +89,7 @@ def build_api_client(conn: ClusterConnection) -> client.ApiClient:
             cfg.api_key_prefix = {"authorization": "Bearer"}
             if conn.ca_file:
                 cfg.ssl_ca_cert = str(_check_path(conn.ca_file, "CA file", conn.allowed_dirs))
-            return client.ApiClient(cfg)
+            return _client(cfg)
     except KubeConfigError:
         raise
     except ConfigException as exc:

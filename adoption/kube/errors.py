@@ -30,6 +30,12 @@ class KubeUnreachable(KubeError):
     kind = "unreachable"
 
 
+class KubeTimeout(KubeUnreachable):
+    """A request (or the poll's whole time budget) ran out of time."""
+
+    kind = "timeout"
+
+
 class KubeAuthError(KubeError):
     kind = "unauthorized"
 
@@ -50,3 +56,18 @@ class KubeMalformed(KubeError):
 
 class KubeServerError(KubeError):
     kind = "server"
+
+
+def safe_host(url: str) -> str:
+    """The API server as it may appear in messages: scheme, host, port and path, never the
+    user:password a URL can carry, nor its query string."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "(unparsable API server URL)"

@@ -9,10 +9,11 @@ with backoff on 429/5xx, and a request timeout on every call.
 from __future__ import annotations
 
 import functools
+import http.client
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 import urllib3
@@ -26,7 +27,9 @@ from .errors import (
     KubeMalformed,
     KubeNotFound,
     KubeServerError,
+    KubeTimeout,
     KubeUnreachable,
+    safe_host,
 )
 
 PARTIAL_METADATA = (
@@ -47,15 +50,36 @@ class _ObjectList(msgspec.Struct):
 _decoder = msgspec.json.Decoder(_ObjectList)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class ListOptions:
     page_size: int = 500
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_restarts: int = 3  # restarts of a whole list after a 410 Expired continue token
-    max_retries: int = 4  # retries of one page on 429 / 5xx / connection errors
+    max_retries: int = 4  # retries of one request on 429 / 5xx / connection errors / bad bodies
+    max_timeout_retries: int = 1  # of which at most this many after a timeout
+    max_malformed_retries: int = 1  # and at most this many after an undecodable body
     backoff: float = 0.5  # first retry delay, doubled each time (Retry-After wins when given)
-    sleep: Callable[[float], None] = time.sleep
+    # `clock()` value after which no request starts (the poll's time budget); None = no budget.
+    deadline: float | None = None
+    sleep: Callable[[float], None] = time.sleep  # injectable: tests record delays
+    clock: Callable[[], float] = time.monotonic
+
+    def timeout_for(self, what: str, host: str) -> tuple[float, float]:
+        """(connect, read) timeouts for the next request, capped by the poll's time budget."""
+        if self.deadline is None:
+            return (self.connect_timeout, self.read_timeout)
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise KubeTimeout(
+                f"timeout listing {what} on {host}: the poll ran out of its time budget "
+                "(MESHBOARD_POLL_SOFT_TIME_LIMIT) before this request",
+                resource=what,
+            )
+        return (min(self.connect_timeout, left), min(self.read_timeout, left))
 
 
 @dataclass
@@ -115,8 +139,59 @@ def custom(group: str, version: str, plural: str) -> Callable[[client.ApiClient]
     return bind
 
 
-def translate(exc: BaseException, what: str, host: str) -> KubeError:
-    """Turn a client/transport exception into a `KubeError` with an actionable message."""
+def _describe_transport_error(exc: BaseException) -> tuple[str, bool]:
+    """A short, credential-free description of a transport error, and whether it is a timeout."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        inner = exc.__cause__ or exc.__context__
+        if isinstance(inner, ConnectionRefusedError):
+            return "connection refused", False
+        return f"cannot connect ({type(inner or exc).__name__})", False
+    if isinstance(exc, urllib3.exceptions.NameResolutionError):
+        return "the host name does not resolve", False
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return "timed out connecting", True
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return "timed out waiting for the response", True
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return "TLS handshake failed (check the CA bundle / server certificate)", False
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        args = [a for a in exc.args if isinstance(a, BaseException)]
+        inner = args[0] if args else (exc.__cause__ or exc.__context__)
+        if isinstance(inner, http.client.IncompleteRead | urllib3.exceptions.IncompleteRead):
+            return "the response body was truncated (connection closed mid-response)", False
+        if isinstance(inner, ConnectionResetError):
+            return "the connection was reset by the server", False
+        if isinstance(inner, http.client.RemoteDisconnected):
+            return "the server closed the connection without a response", False
+        if inner is not None:
+            return f"the connection broke ({type(inner).__name__})", False
+        return "the connection broke", False
+    if isinstance(exc, urllib3.exceptions.IncompleteRead | http.client.IncompleteRead):
+        return "the response body was truncated (connection closed mid-response)", False
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was reset by the server", False
+    reason = type(exc).__name__
+    inner = getattr(exc, "reason", None)
+    if isinstance(inner, BaseException):
+        reason = f"{reason} ({type(inner).__name__})"
+    return reason, False
+
+
+def translate(
+    exc: BaseException,
+    what: str,
+    host: str,
+    opts: ListOptions | None = None,
+    timeout: tuple[float, float] | None = None,
+) -> KubeError:
+    """Turn a client/transport exception into a `KubeError` with an actionable message.
+
+    Only status codes, reasons and exception *type* names go into messages: never request
+    headers, URLs with credentials or response bodies.
+    """
     if isinstance(exc, ApiException):
         status = exc.status or 0
         if status == 401:
@@ -138,25 +213,46 @@ def translate(exc: BaseException, what: str, host: str) -> KubeError:
                 f"404 Not Found listing {what} on {host}", resource=what, status=status
             )
         if status == 0:
+            first_line = str(exc.reason or "").splitlines()[0:1]
             return KubeUnreachable(
-                f"cannot reach {host} listing {what}: {exc.reason}", resource=what
+                f"cannot reach {host} listing {what}: {first_line[0] if first_line else 'error'}",
+                resource=what,
             )
+        reason = str(exc.reason or "").splitlines()[0] if exc.reason else ""
         return KubeServerError(
-            f"HTTP {status} {exc.reason or ''} listing {what} on {host}".replace("  ", " "),
+            f"HTTP {status} {reason} listing {what} on {host}".replace("  ", " "),
             resource=what,
             status=status,
         )
-    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        reason = type(exc).__name__
-        inner = getattr(exc, "reason", None)
-        if inner is not None:
-            reason = f"{reason} ({type(inner).__name__})"
-        return KubeUnreachable(f"cannot reach {host} listing {what}: {reason}", resource=what)
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError | http.client.HTTPException):
+        description, timed_out = _describe_transport_error(exc)
+        if timed_out:
+            limit = ""
+            if opts is not None:
+                connecting = "connecting" in description
+                used = timeout or (opts.connect_timeout, opts.read_timeout)
+                configured = opts.connect_timeout if connecting else opts.read_timeout
+                seconds = used[0] if connecting else used[1]
+                if seconds < configured:
+                    source = "capped by the poll's time budget, MESHBOARD_POLL_SOFT_TIME_LIMIT"
+                elif connecting:
+                    source = "MESHBOARD_KUBE_CONNECT_TIMEOUT"
+                else:
+                    source = "MESHBOARD_KUBE_READ_TIMEOUT"
+                limit = f" after {round(seconds, 1):g} s ({source})"
+            return KubeTimeout(
+                f"timeout listing {what} on {host}: {description}{limit}", resource=what
+            )
+        if description.startswith(("the response", "the connection", "the server closed")):
+            return KubeUnreachable(
+                f"connection to {host} broke listing {what}: {description}", resource=what
+            )
+        return KubeUnreachable(f"cannot reach {host} listing {what}: {description}", resource=what)
     return KubeError(f"unexpected {type(exc).__name__} listing {what} on {host}", resource=what)
 
 
 def _retryable(exc: KubeError) -> bool:
-    if isinstance(exc, KubeUnreachable):
+    if isinstance(exc, KubeUnreachable | KubeMalformed):
         return True
     return isinstance(exc, KubeServerError) and (exc.status in (429, 500, 502, 503, 504))
 
@@ -165,9 +261,80 @@ def _retry_after(exc: BaseException) -> float | None:
     headers = getattr(exc, "headers", None) or {}
     value = headers.get("Retry-After") if hasattr(headers, "get") else None
     try:
-        return min(float(value), 30.0) if value is not None else None
+        return min(max(float(value), 0.0), 30.0) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+TRANSPORT_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError, http.client.HTTPException)
+
+
+def call_with_retries(
+    call: Callable[[tuple[float, float]], T],
+    what: str,
+    host: str,
+    opts: ListOptions,
+    stats: ListStats,
+) -> T:
+    """Run ``call(timeout)`` (one HTTP request, body read included) with bounded retries.
+
+    429/5xx, connection errors, truncated or malformed bodies are retried with exponential
+    backoff (a Retry-After header wins); timeouts and undecodable bodies only once by default,
+    so a hung or broken server costs a bounded time; nothing is retried past the poll's
+    ``deadline``. A 410 is
+    passed up as `_Expired` for the caller to restart its list.
+    """
+    attempt = 0
+    timeouts = malformed = 0
+    while True:
+        timeout = opts.timeout_for(what, host)
+        try:
+            stats.requests += 1
+            return call(timeout)
+        except TRANSPORT_ERRORS + (KubeMalformed,) as exc:
+            if isinstance(exc, ApiException) and exc.status == 410:
+                raise _Expired() from None
+            err = exc if isinstance(exc, KubeError) else translate(exc, what, host, opts, timeout)
+            timeouts += isinstance(err, KubeTimeout)
+            malformed += isinstance(err, KubeMalformed)
+            give_up = (
+                not _retryable(err)
+                or attempt >= opts.max_retries
+                or timeouts > opts.max_timeout_retries
+                or malformed > opts.max_malformed_retries
+            )
+            delay = _retry_after(exc) or opts.backoff * (2**attempt)
+            if not give_up and opts.deadline is not None:
+                give_up = opts.clock() + delay >= opts.deadline
+            if give_up:
+                if attempt and _retryable(err):
+                    err.message += f" (gave up after {attempt + 1} attempts)"
+                raise err from None
+            stats.retries += 1
+            opts.sleep(delay)
+            attempt += 1
+
+
+def _fetch_page(
+    fetch: Fetch, kwargs: dict[str, Any], what: str, host: str, timeout: tuple[float, float]
+) -> tuple[_ObjectList, int]:
+    """One page: request, read the whole body (inside the retry), decode it."""
+    resp = fetch(**kwargs, _request_timeout=timeout)
+    try:
+        data = resp.data  # the body is read here: truncation and read timeouts surface here
+    finally:
+        resp.release_conn()
+    try:
+        return _decoder.decode(data), len(data)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        detail = (
+            f"invalid UTF-8 at byte {exc.start}"
+            if isinstance(exc, UnicodeDecodeError)
+            else str(exc)[:200]
+        )
+        raise KubeMalformed(
+            f"malformed response listing {what} on {host}: {detail}", resource=what
+        ) from None
 
 
 def list_pages(
@@ -181,49 +348,30 @@ def list_pages(
     1. Request a page with ``limit`` and the previous page's ``continue`` token.
     2. On 410 Expired, start the whole list again (resuming with the 410's token would mix two
        snapshots), at most ``max_restarts`` times.
-    3. On 429/5xx/connection errors, retry the same page with exponential backoff.
+    3. On 429/5xx/connection errors/truncated or malformed bodies, retry the same page with
+       exponential backoff (`call_with_retries`).
     A restart makes callers see items twice, so they must treat a restart as a reset: callers
     that need it use `list_items`, which buffers per attempt.
     """
-    host = api.configuration.host
+    host = safe_host(api.configuration.host)
     fetch = resource.fetch(api)
     headers = {"Accept": PARTIAL_METADATA} if resource.metadata_only else None
     token = ""
     while True:
-        attempt = 0
-        while True:
-            try:
-                kwargs: dict[str, Any] = {
-                    "limit": opts.page_size,
-                    "_preload_content": False,
-                    "_request_timeout": (opts.connect_timeout, opts.read_timeout),
-                }
-                if token:
-                    kwargs["_continue"] = token
-                if headers:
-                    kwargs["_headers"] = headers
-                stats.requests += 1
-                resp = fetch(**kwargs)
-                data = resp.data
-                break
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if isinstance(exc, ApiException) and exc.status == 410:
-                    raise _Expired() from None
-                err = translate(exc, resource.name, host)
-                if not _retryable(err) or attempt >= opts.max_retries:
-                    raise err from None
-                stats.retries += 1
-                delay = _retry_after(exc) or opts.backoff * (2**attempt)
-                opts.sleep(delay)
-                attempt += 1
-        stats.bytes_read += len(data)
-        try:
-            page = _decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            raise KubeMalformed(
-                f"malformed response listing {resource.name} on {host}: {exc}",
-                resource=resource.name,
-            ) from None
+        kwargs: dict[str, Any] = {"limit": opts.page_size, "_preload_content": False}
+        if token:
+            kwargs["_continue"] = token
+        if headers:
+            kwargs["_headers"] = headers
+
+        page, size = call_with_retries(
+            functools.partial(_fetch_page, fetch, kwargs, resource.name, host),
+            resource.name,
+            host,
+            opts,
+            stats,
+        )
+        stats.bytes_read += size
         items = page.items or []
         stats.objects += len(items)
         yield items
@@ -252,9 +400,9 @@ def list_items(
             continue
         return items
     raise KubeServerError(
-        f"410 Expired listing {resource.name} on {api.configuration.host}: the continue token "
-        f"expired {opts.max_restarts + 1} times in a row; the list is too slow for the server's "
-        "token lifetime (raise MESHBOARD_KUBE_PAGE_SIZE or check the API server's load)",
+        f"410 Expired listing {resource.name} on {safe_host(api.configuration.host)}: the continue "
+        f"token expired {opts.max_restarts + 1} times in a row; the list is too slow for the "
+        "server's token lifetime (raise MESHBOARD_KUBE_PAGE_SIZE or check the API server's load)",
         resource=resource.name,
         status=410,
     )

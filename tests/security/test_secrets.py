@@ -212,11 +212,6 @@ def test_a_broken_kubeconfig_error_never_quotes_the_token(tmp_path: Path) -> Non
     assert seen == len(variants)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN LEAK (reported): adoption/kube error messages quote the API host verbatim, "
-    "so a server URL with userinfo (https://user:secret@host) reaches Snapshot.error and logs",
-)
 def test_a_server_url_with_userinfo_is_redacted_in_errors(tmp_path: Path) -> None:
     config = {
         "apiVersion": "v1",
