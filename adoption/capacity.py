@@ -246,15 +246,17 @@ def project(
     istiod_replicas_max: int,
     istiod_cpu_request_m: int,
     proxies_per_vcpu: int = 2000,
+    proxies_served_now: int | None = None,
 ) -> Projection:
     """Extra cost of meshing ``share_to_mesh`` (0..1) of the ``pods_outside`` the mesh today,
-    at today's per-proxy requests; load per istiod replica at the HPA's maximum (or the fixed
-    replica count)."""
+    at today's per-proxy requests (``proxies_now`` and their requests, in the target's scope);
+    load per istiod replica at the HPA's maximum (or the fixed replica count), counting every
+    proxy those istiods serve (``proxies_served_now``, default ``proxies_now``)."""
     share = min(max(share_to_mesh, 0.0), 1.0)
     extra = math.ceil(pods_outside * share)
     per_cpu = proxy_cpu_request_m / proxies_now if proxies_now else 0
     per_mem = proxy_memory_request_b / proxies_now if proxies_now else 0
-    after = proxies_now + extra
+    after = (proxies_now if proxies_served_now is None else proxies_served_now) + extra
     per_replica = after / istiod_replicas_max if istiod_replicas_max else None
     threshold = proxies_per_vcpu * istiod_cpu_request_m / 1000 if istiod_cpu_request_m else None
     warning = ""

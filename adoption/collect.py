@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import kube, store
+from . import capacity, kube, store
 from .classify import ClassifyOptions, ClusterObjects, ClusterResult, classify_cluster
 from .models import Cluster, Snapshot, SnapshotStatus, Waiver
 from .org import resolver_for
@@ -93,6 +93,14 @@ RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
     ),
 )
 REQUIRED = tuple(r for _, r, required in RESOURCES if required)
+# Read for the capacity figures only (istiod's autoscaler; proxy usage when metrics-server runs).
+HPAS = kube.Resource(
+    "horizontalpodautoscalers",
+    kube.namespaced_api(
+        "AutoscalingV2Api", "list_namespaced_horizontal_pod_autoscaler", "istio-system"
+    ),
+)
+METRICS_GROUP = "metrics.k8s.io"
 
 
 @dataclass
@@ -103,6 +111,18 @@ class ClusterRead:
     objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     istio: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     stats: kube.ListStats = field(default_factory=kube.ListStats)
+    hpas: list[dict[str, Any]] = field(default_factory=list)
+    podmetrics: list[dict[str, Any]] | None = None  # None: the cluster serves no metrics API
+
+    def capacity(self) -> dict[str, Any]:
+        deployments = self.objects.get("deployments", [])
+        summary = capacity.summarize(
+            self.objects.get("pods", []),
+            [d for d in deployments if _is_istiod(d)],
+            self.hpas,
+            self.podmetrics,
+        )
+        return summary.as_json()
 
     def cluster_objects(self) -> ClusterObjects:
         deployments = self.objects.get("deployments", [])
@@ -182,6 +202,13 @@ def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> Clus
             for plural in plurals:
                 resource = kube.Resource(f"{plural}.{group}", kube.custom(group, version, plural))
                 read.istio[plural] = _list_optional(api, resource, opts, read.stats)
+        read.hpas = _list_optional(api, HPAS, opts, read.stats)
+        metrics_version = read.discovery.groups.get(METRICS_GROUP)
+        if metrics_version is not None:
+            podmetrics = kube.Resource(
+                f"pods.{METRICS_GROUP}", kube.custom(METRICS_GROUP, metrics_version, "pods")
+            )
+            read.podmetrics = _list_optional(api, podmetrics, opts, read.stats)
         return read
     finally:
         api.close()
@@ -381,6 +408,7 @@ def snapshot_cluster(
                 objects_seen=read.stats.objects,
                 api_version=read.discovery.server_version,
                 istio_versions=result.control_planes,
+                capacity=read.capacity(),
                 gaps=read.stats.gaps,
                 namespaces_total=len(namespaces),
                 pods_total=sum(ns.pods_total for ns in counted),

@@ -64,17 +64,42 @@ from .progress import Point, Scope, sums_at
 # Headers (stable: add columns at the end, never rename or reorder)
 
 TARGETS_HEADER: tuple[str, ...] = (
-    "id", "scope", "tribe", "squad", "environment", "cluster", "metric", "metric_label", "unit",
-    "start", "due", "target", "baseline", "actual", "expected", "status", "forecast_date",
-    "projected_at_due", "owner", "note",
-)  # fmt: skip
+    "id",
+    "scope",
+    "tribe",
+    "squad",
+    "environment",
+    "cluster",
+    "metric",
+    "metric_label",
+    "unit",
+    "start",
+    "due",
+    "target",
+    "baseline",
+    "actual",
+    "expected",
+    "status",
+    "forecast_date",
+    "projected_at_due",
+    "owner",
+    "note",
+)
 
 #: Rollup counts exported next to the metrics (see `models.RollupCounts`).
 COUNT_COLUMNS: tuple[str, ...] = (
-    "workloads_total", "workloads_meshed", "workloads_partial", "workloads_missing",
-    "workloads_opted_out", "workloads_ineligible", "workloads_idle", "pods_total", "pods_meshed",
-    "namespaces_total", "namespaces_enabled",
-)  # fmt: skip
+    "workloads_total",
+    "workloads_meshed",
+    "workloads_partial",
+    "workloads_missing",
+    "workloads_opted_out",
+    "workloads_ineligible",
+    "workloads_idle",
+    "pods_total",
+    "pods_meshed",
+    "namespaces_total",
+    "namespaces_enabled",
+)
 
 
 def metric_column(metric: metrics.Metric) -> str:
@@ -88,10 +113,22 @@ METRIC_COLUMNS: tuple[str, ...] = tuple(metric_column(m) for m in metrics.Metric
 
 _FIGURES = ("clusters", "clusters_carried_forward", *COUNT_COLUMNS, *METRIC_COLUMNS)
 NAMESPACE_HEADER: tuple[str, ...] = (
-    "day", "cluster", "environment", "observed_at", "namespace", "tribe", "injection", "revision",
-    "system", "pods_total", "pods_meshed", "pods_meshed_pct", "workloads_total",
-    "workloads_meshed", "workloads_meshed_pct",
-)  # fmt: skip
+    "day",
+    "cluster",
+    "environment",
+    "observed_at",
+    "namespace",
+    "tribe",
+    "injection",
+    "revision",
+    "system",
+    "pods_total",
+    "pods_meshed",
+    "pods_meshed_pct",
+    "workloads_total",
+    "workloads_meshed",
+    "workloads_meshed_pct",
+)
 METRICS_HEADERS: dict[str, tuple[str, ...]] = {
     "tribe": ("day", "tribe", *_FIGURES),
     "squad": ("day", "tribe", "squad", *_FIGURES),
@@ -100,21 +137,62 @@ METRICS_HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 WORKLOADS_HEADER: tuple[str, ...] = (
-    "cluster", "namespace", "kind", "name", "tribe", "squad", "state", "reason", "pods_total",
-    "pods_meshed", "mesh_mode", "revision_used", "proxy_versions", "behind", "timeout", "retries",
-    "circuit_breaking", "outlier_detection", "mtls_mode", "proxy_cpu_request_m",
-    "proxy_memory_request_b", "missing_since", "waived",
-)  # fmt: skip
+    "cluster",
+    "namespace",
+    "kind",
+    "name",
+    "tribe",
+    "squad",
+    "state",
+    "reason",
+    "pods_total",
+    "pods_meshed",
+    "mesh_mode",
+    "revision_used",
+    "proxy_versions",
+    "behind",
+    "timeout",
+    "retries",
+    "circuit_breaking",
+    "outlier_detection",
+    "mtls_mode",
+    "proxy_cpu_request_m",
+    "proxy_memory_request_b",
+    "missing_since",
+    "waived",
+)
 # The observation fields behind WORKLOADS_HEADER, in order.
 _WORKLOAD_FIELDS = ("cluster__name", *WORKLOADS_HEADER[1:])
 
 REVIEW_HEADER: tuple[str, ...] = (
-    "section", "tribe", "squad", "workloads_before", "workloads_after", "meshed_before",
-    "meshed_after", "workloads_meshed_pct_before", "workloads_meshed_pct_after",
-    "workloads_added", "workloads_removed", "newly_meshed", "regressed", "newly_missing_proxy",
-    "stuck_missing_proxy", "new_waivers", "targets_changed", "change", "cluster", "namespace",
-    "kind", "name", "target_id", "state_before", "state_after", "missing_since", "detail",
-)  # fmt: skip
+    "section",
+    "tribe",
+    "squad",
+    "workloads_before",
+    "workloads_after",
+    "meshed_before",
+    "meshed_after",
+    "workloads_meshed_pct_before",
+    "workloads_meshed_pct_after",
+    "workloads_added",
+    "workloads_removed",
+    "newly_meshed",
+    "regressed",
+    "newly_missing_proxy",
+    "stuck_missing_proxy",
+    "new_waivers",
+    "targets_changed",
+    "change",
+    "cluster",
+    "namespace",
+    "kind",
+    "name",
+    "target_id",
+    "state_before",
+    "state_after",
+    "missing_since",
+    "detail",
+)
 
 SERIES_HEADER: tuple[str, ...] = ("day", "value", "clusters", "clusters_carried_forward")
 
@@ -664,3 +742,67 @@ def series_csv(request: HttpRequest) -> HttpResponseBase:
     slug = _scope_slug(f"series-{d['metric'].value}", scope.tribe, scope.squad)
     slug = "-".join([slug, *(x for x in (scope.environment, scope.cluster) if x)])
     return _csv_response(SERIES_HEADER, rows, bom=d["bom"], scope=slug, day=d["end"])
+
+
+# --------------------------------------------------------------------------------------------
+# 6. capacity.csv — per cluster, from its last good snapshot
+
+CAPACITY_HEADER = (
+    "cluster",
+    "observed_at",
+    "proxies",
+    "istiod_replicas",
+    "proxies_per_replica",
+    "proxy_cpu_request_m",
+    "proxy_memory_request_b",
+    "cpu_request_per_proxy_m",
+    "sidecar_cpu_share_pct",
+    "sidecar_memory_share_pct",
+    "metrics_api",
+    "proxy_cpu_usage_m",
+    "proxy_cpu_usage_p95_m",
+    "proxy_memory_usage_b",
+    "proxy_memory_usage_p95_b",
+)
+
+
+def capacity_rows() -> list[list[object]]:
+    from .costs import cluster_rows
+
+    def r1(v: float | None) -> float | None:
+        return None if v is None else round(v, 1)
+
+    return [
+        [
+            row["cluster"],
+            row["observed_at"],
+            row["proxies"],
+            row["istiod_replicas"],
+            r1(row["proxies_per_replica"]),
+            row["proxy_cpu_request_m"],
+            row["proxy_memory_request_b"],
+            r1(row["cpu_request_per_proxy_m"]),
+            r1(row["sidecar_cpu_share"]),
+            r1(row["sidecar_memory_share"]),
+            row["metrics_api"],
+            row["proxy_cpu_usage_m"],
+            row["proxy_cpu_usage_p95_m"],
+            row["proxy_memory_usage_b"],
+            row["proxy_memory_usage_p95_b"],
+        ]
+        for row in cluster_rows()
+    ]
+
+
+@require_GET
+def capacity_csv(request: HttpRequest) -> HttpResponseBase:
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form)
+    return _csv_response(
+        CAPACITY_HEADER,
+        capacity_rows(),
+        bom=form.cleaned_data["bom"],
+        scope="capacity",
+        day=today(),
+    )

@@ -153,6 +153,11 @@ class Snapshot(models.Model):
     objects_seen = models.PositiveIntegerField(default=0)
     api_version = models.CharField(max_length=60, blank=True)
     istio_versions = models.JSONField(default=dict, blank=True)
+    capacity = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="istiod replicas/resources/HPA, proxy requests and usage",
+    )
     gaps = models.JSONField(
         default=list, blank=True, help_text="Resources that could not be read (e.g. 403)."
     )

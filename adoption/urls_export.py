@@ -14,4 +14,5 @@ urlpatterns = [
     path("workloads.csv", export.workloads_csv, name="workloads"),
     path("review.csv", export.review_csv, name="review"),
     path("series.csv", export.series_csv, name="series"),
+    path("capacity.csv", export.capacity_csv, name="capacity"),
 ]

@@ -64,6 +64,15 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(
         "metrics.k8s.io", ("v1beta1",), "pods", "", "PodMetrics", True, (), "metrics", "podmetrics"
     ),
+    Resource(
+        "autoscaling",
+        ("v2",),
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+    ),
 )
 
 

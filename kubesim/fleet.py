@@ -51,6 +51,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "peerauthentications": ("PeerAuthentication", "security.istio.io/v1"),
     "authorizationpolicies": ("AuthorizationPolicy", "security.istio.io/v1"),
     "podmetrics": ("PodMetrics", "metrics.k8s.io/v1beta1"),
+    "horizontalpodautoscalers": ("HorizontalPodAutoscaler", "autoscaling/v2"),
 }
 
 
@@ -160,6 +161,7 @@ class Fleet:
 
                 metrics.append(Entry(p.wl.ns.name, p.name, labels, mbuild))
         res = resources.build_all(ctx, seed, pods)
+        res["horizontalpodautoscalers"] = _istiod_hpas(ctx, res.get("deployments", []))
         res["pods"] = pod_entries
         if plan.spec.metrics_api:
             res["podmetrics"] = metrics
@@ -254,3 +256,37 @@ class Fleet:
             )
         rows.sort(key=lambda r: (r.namespace, r.kind != "Namespace", r.kind, r.name))
         return rows
+
+
+def _istiod_hpas(ctx: RenderCtx, deployments: list[Entry]) -> list[Entry]:
+    """istiod's HorizontalPodAutoscaler (as the Istio chart installs one: min 1, max 5), for the
+    clusters whose number is even in the fleet order, so both cases occur."""
+    out: list[Entry] = []
+    if ctx.plan.spec.name.endswith(("-us", "staging")):
+        return out
+    for dep in deployments:
+        if dep.labels.get("app") != "istiod":
+            continue
+
+        def build(
+            name: str = dep.name, ns: str | None = dep.namespace
+        ) -> tuple[dict[str, Any], dict[str, Any]]:
+            meta = {"name": name, "namespace": ns, "labels": {"app": "istiod"}}
+            spec = {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": 1,
+                "maxReplicas": 5,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 80},
+                        },
+                    }
+                ],
+            }
+            return meta, {"spec": spec}
+
+        out.append(Entry(dep.namespace, dep.name, {"app": "istiod"}, build))
+    return out

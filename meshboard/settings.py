@@ -68,6 +68,11 @@ MESHBOARD_POLL_SOFT_TIME_LIMIT = env.int(
     "MESHBOARD_POLL_SOFT_TIME_LIMIT", 240, validate=lambda v: v > 0
 )
 MESHBOARD_POLL_TIME_LIMIT = env.int("MESHBOARD_POLL_TIME_LIMIT", 300, validate=lambda v: v > 0)
+# Capacity warning: proxies one istiod replica serves per vCPU it requests (Istio's published
+# scalability figure: about 1 vCPU for 2,000 sidecars; see adoption/capacity.py).
+MESHBOARD_PROXIES_PER_ISTIOD_VCPU = env.int(
+    "MESHBOARD_PROXIES_PER_ISTIOD_VCPU", 2000, validate=lambda v: v > 0
+)
 # Bearer token Prometheus uses to scrape /metrics (without it, only logged-in users can read it).
 MESHBOARD_METRICS_TOKEN = env.str("MESHBOARD_METRICS_TOKEN", "")
 # Retention: every snapshot in full for this many days, then each cluster's last good snapshot

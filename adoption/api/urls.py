@@ -25,4 +25,5 @@ urlpatterns = [
     path("series/", api(views.SeriesView), name="series"),
     path("targets/", api(views.TargetList), name="targets"),
     path("review/", api(views.ReviewView), name="review"),
+    path("capacity/", api(views.CapacityView), name="capacity"),
 ]

@@ -6,6 +6,7 @@ value is a 400 with ``{"errors": {parameter: [messages]}}``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from django import forms
@@ -215,3 +216,31 @@ class ReviewView(ParamsMixin, APIView):
             form.scope(), d["before"], d["after"], stuck_days=d["stuck_days"]
         )
         return Response(s.ReviewRowSerializer(rows, many=True).data)
+
+
+class CapacityView(ParamsMixin, APIView):
+    """Per cluster: proxies, requests, usage, istiod load; per target: what meeting it adds."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **BAD})
+    def get(self, request: Request) -> Response:
+        from django.utils import timezone
+
+        from .. import costs
+        from ..models import Target
+
+        today = timezone.now().date()
+        targets = []
+        for t in Target.objects.select_related("tribe", "squad", "cluster"):
+            p = costs.target_projection(t, review.target_progress(t, today).actual)
+            targets.append(
+                {
+                    "id": t.pk,
+                    "metric": t.metric,
+                    "value": t.value,
+                    "projection": None if p is None else asdict(p),
+                }
+            )
+        clusters = [
+            {**row, "observed_at": row["observed_at"].isoformat()} for row in costs.cluster_rows()
+        ]
+        return Response({"clusters": clusters, "targets": targets})

@@ -26,6 +26,7 @@ from .listing import (
     core_in_namespace,
     custom,
     list_items,
+    namespaced_api,
 )
 
 __all__ = [
@@ -56,4 +57,5 @@ __all__ = [
     "custom",
     "discover",
     "list_items",
+    "namespaced_api",
 ]

@@ -122,6 +122,15 @@ def core_in_namespace(method: str, namespace: str) -> Callable[[client.ApiClient
     return lambda api: functools.partial(getattr(client.CoreV1Api(api), method), namespace)
 
 
+def namespaced_api(
+    api_class: str, method: str, namespace: str
+) -> Callable[[client.ApiClient], Fetch]:
+    """A namespaced list method of any client API class (e.g. AutoscalingV2Api)."""
+    return lambda api: functools.partial(
+        getattr(getattr(client, api_class)(api), method), namespace
+    )
+
+
 def admission(method: str) -> Callable[[client.ApiClient], Fetch]:
     return lambda api: getattr(client.AdmissionregistrationV1Api(api), method)
 

@@ -50,6 +50,11 @@ def isoformat(value: date | datetime | None) -> str:
 
 
 @register.filter
+def cores(millicores: int | None) -> str:
+    return "—" if millicores is None else f"{millicores / 1000:,.1f} cores"
+
+
+@register.filter
 def mib(value: int | None) -> str:
     return "—" if not value else f"{value / 2**20:,.0f} MiB"
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import charts, metrics, progress
+from .. import charts, costs, metrics, progress
 from ..forms import PageFilterForm
 from ..models import Target
 from ..review import target_progress
@@ -62,6 +62,7 @@ def headline(scope: progress.Scope, since: date) -> list[Figure]:
 class TargetView:
     target: Target
     progress: Any  # forecast.Progress
+    projection: Any = None  # capacity.Projection when asked for
 
     @property
     def percent_of_way(self) -> float | None:
@@ -72,9 +73,15 @@ class TargetView:
         return max(0.0, min(100.0, 100.0 * share))
 
 
-def target_views(targets: list[Target], as_of: date | None = None) -> list[TargetView]:
+def target_views(
+    targets: list[Target], as_of: date | None = None, *, with_projection: bool = False
+) -> list[TargetView]:
     as_of = as_of or timezone.now().date()
-    return [TargetView(t, target_progress(t, as_of)) for t in targets]
+    views = [TargetView(t, target_progress(t, as_of)) for t in targets]
+    if with_projection:
+        for v in views:
+            v.projection = costs.target_projection(v.target, v.progress.actual)
+    return views
 
 
 def target_lines(views: list[TargetView], metric: metrics.Metric) -> list[charts.TargetLine]:
@@ -100,10 +107,20 @@ def target_lines(views: list[TargetView], metric: metrics.Metric) -> list[charts
 
 def trend_chart(
     scope: progress.Scope, start: date, end: date, targets: list[TargetView]
-) -> tuple[dict[str, Any], list[tuple[Any, list[float | None]]], str]:
-    """The adoption-over-time chart, its numbers as table rows, and its grain."""
+) -> tuple[dict[str, Any], list[tuple[Any, list[float | None]]], str, dict[str, Any]]:
+    """The adoption-over-time chart, its numbers as table rows, its grain, and the mesh-cost
+    chart drawn from the same points."""
     grain, points = progress.series(scope, start, end)
+    cost = charts.metric_lines(
+        {
+            metrics.DEFS[m].label + f" ({metrics.DEFS[m].unit})": [
+                (p.at, p.value(m)) for p in points
+            ]
+            for m in (metrics.Metric.PROXY_CPU_REQUEST, metrics.Metric.PROXY_MEMORY_REQUEST)
+        },
+        unit="requested by istio-proxy containers",
+    )
     lines = {metrics.DEFS[m].label: [(p.at, p.value(m)) for p in points] for m in TREND_METRICS}
     tlines = [line for m in TREND_METRICS for line in target_lines(targets, m)]
     rows = [(p.at, [p.value(m) for m in TREND_METRICS]) for p in points]
-    return charts.metric_lines(lines, targets=tlines), rows, grain
+    return charts.metric_lines(lines, targets=tlines), rows, grain, cost

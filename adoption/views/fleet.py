@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from .. import charts, progress
+from .. import charts, costs, progress
 from ..models import Cluster, NamespaceObservation, SnapshotStatus, WorkloadObservation
 
 
@@ -68,7 +68,6 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
         diagnostics: Counter[str] = Counter()
         for codes in workloads.exclude(diagnostics=[]).values_list("diagnostics", flat=True):
             diagnostics.update(codes)
-        meshed = workloads.filter(state="meshed")
         ctx |= {
             "namespaces": NamespaceObservation.objects.filter(snapshot=latest).order_by(
                 "-system", "namespace"
@@ -77,12 +76,8 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
             "versions": sorted(versions.items()),
             "ns_chart": charts.pod_share_over_time(ns_points),
             "diagnostics": sorted(diagnostics.items()),
-            "overhead": {
-                "cpu_m": sum(meshed.values_list("proxy_cpu_request_m", flat=True)),
-                "memory_b": sum(meshed.values_list("proxy_memory_request_b", flat=True)),
-                "proxies": sum(meshed.values_list("pods_meshed", flat=True)),
-            },
             "point": progress.current(progress.Scope(cluster=cluster.name)),
+            "capacity": next(iter(costs.cluster_rows([latest.pk])), None),
         }
     return render(request, "adoption/cluster.html", ctx)
 

@@ -17,7 +17,8 @@ from .common import target_views
 @require_GET
 def target_list(request: HttpRequest) -> HttpResponse:
     targets = list(Target.objects.select_related("tribe", "squad", "cluster"))
-    return render(request, "adoption/targets.html", {"targets": target_views(targets)})
+    views = target_views(targets, with_projection=True)
+    return render(request, "adoption/targets.html", {"targets": views, "projections": True})
 
 
 @staff_member_required

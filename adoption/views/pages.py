@@ -68,7 +68,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     org_targets = target_views(
         list(Target.objects.filter(scope=ScopeKind.ORG).select_related("cluster"))
     )
-    trend, trend_rows, grain = trend_chart(scope, f["start"], f["end"], org_targets)
+    trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], org_targets)
     tribe_targets = list(Target.objects.filter(scope=ScopeKind.TRIBE).select_related("tribe"))
     bars, bar_rows = _group_bars(scope, "tribe", tribe_targets)
     ctx = {
@@ -78,6 +78,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "figures": headline(scope, f["since"]),
         "trend": trend,
         "trend_rows": trend_rows,
+        "cost": cost,
         "trend_labels": [
             metrics.DEFS[m].label
             for m in (
@@ -142,7 +143,7 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
         "tribe", "squad", "cluster"
     )
     tribe_level = target_views([t for t in targets_qs if t.scope == ScopeKind.TRIBE])
-    trend, trend_rows, grain = trend_chart(scope, f["start"], f["end"], tribe_level)
+    trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], tribe_level)
     squad_targets = [t for t in targets_qs if t.scope == ScopeKind.SQUAD]
     bars, bar_rows = _group_bars(scope, "squad", squad_targets)
     ids = progress.latest_snapshot_ids(environment=scope.environment, cluster=scope.cluster)
@@ -159,6 +160,7 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
         "figures": headline(scope, f["since"]),
         "trend": trend,
         "trend_rows": trend_rows,
+        "cost": cost,
         "grain": grain,
         "bars": bars,
         "bar_rows": bar_rows,
@@ -193,7 +195,7 @@ def squad_detail(request: HttpRequest, tribe: str, squad: str) -> HttpResponse:
     targets = target_views(
         list(Target.objects.filter(squad__name=stored_squad, tribe__name=stored_tribe))
     )
-    trend, trend_rows, grain = trend_chart(scope, f["start"], f["end"], targets)
+    trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], targets)
     ctx = {
         "tribe": tribe,
         "squad": squad,
@@ -202,6 +204,7 @@ def squad_detail(request: HttpRequest, tribe: str, squad: str) -> HttpResponse:
         "figures": headline(scope, f["since"]),
         "trend": trend,
         "trend_rows": trend_rows,
+        "cost": cost,
         "grain": grain,
         "filter": wfilter,
         "table": table,
