@@ -25,6 +25,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,6 +75,33 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class SimControl:
+    """kubesim's admin API (its clock), for a kubesim running anywhere (a child process here,
+    a container in docker-compose)."""
+
+    def __init__(self, url: str, token_file: Path) -> None:
+        self.url = url.rstrip("/")
+        self.token_file = token_file
+
+    def clock(self, at: datetime | None = None, speed: float | None = None) -> None:
+        body: dict[str, object] = {}
+        if at is not None:
+            body["time"] = at.isoformat()
+        if speed is not None:
+            body["speed"] = speed
+        req = urllib.request.Request(
+            self.url + "/_sim/clock",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.token_file.read_text().strip()}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+
+
 class Kubesim:
     """kubesim as a child process, driven through its admin API."""
 
@@ -115,22 +143,7 @@ class Kubesim:
             time.sleep(0.1)
 
     def clock(self, at: datetime | None = None, speed: float | None = None) -> None:
-        body: dict[str, object] = {}
-        if at is not None:
-            body["time"] = at.isoformat()
-        if speed is not None:
-            body["speed"] = speed
-        req = urllib.request.Request(
-            self.url + "/_sim/clock",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={
-                "Authorization": f"Bearer {self.token_file.read_text().strip()}",
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            resp.read()
+        SimControl(self.url, self.token_file).clock(at, speed)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -141,7 +154,11 @@ class Kubesim:
                 self.proc.kill()
 
 
-def backfill(sim: Kubesim, days: int, today: datetime) -> None:
+class Clock(Protocol):
+    def clock(self, at: datetime | None = None, speed: float | None = None) -> None: ...
+
+
+def backfill(sim: Clock, days: int, today: datetime) -> None:
     """Poll every cluster once per past day with the real collector (days already stored are
     skipped), clusters of one day in parallel threads."""
     from django.db import close_old_connections, connections

@@ -88,3 +88,23 @@ def test_it_describes_the_compose_stack() -> None:
         assert deps["migrate"]["condition"] == "service_completed_successfully"
     assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
     assert "healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    # the back-filled demo runs after the clusters are registered
+    assert services["demo"]["command"] == ["demo"]
+    assert services["demo"]["depends_on"]["register-clusters"]["condition"] == "service_completed_successfully"
+
+
+def test_it_builds_the_image_the_way_the_readme_installs() -> None:
+    """No Docker engine here: check that the Dockerfile's steps match the README's install
+    (same project, no embedded extra) and that every role the compose file uses exists."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e '.[embedded]'" in readme
+    assert "RUN pip install .\n" in dockerfile  # the same project, without the embedded servers
+    for path in ("meshboard", "adoption", "kubesim", "templates", "static", "manage.py"):
+        assert f"COPY {path}" in dockerfile, path
+    assert "USER 10001" in dockerfile and "collectstatic" in dockerfile
+    start = (ROOT / "deploy" / "docker" / "start").read_text()
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    roles = {s["command"][0] for s in compose["services"].values() if s.get("command")}
+    for role in roles - {"python"}:
+        assert f"  {role})" in start, role
