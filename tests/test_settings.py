@@ -90,7 +90,8 @@ def test_it_describes_the_compose_stack() -> None:
     assert "healthz" in " ".join(services["web"]["healthcheck"]["test"])
     # the back-filled demo runs after the clusters are registered
     assert services["demo"]["command"] == ["demo"]
-    assert services["demo"]["depends_on"]["register-clusters"]["condition"] == "service_completed_successfully"
+    demo_after = services["demo"]["depends_on"]["register-clusters"]["condition"]
+    assert demo_after == "service_completed_successfully"
 
 
 def test_it_builds_the_image_the_way_the_readme_installs() -> None:
