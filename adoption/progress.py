@@ -248,3 +248,23 @@ def latest_snapshot_ids(*, environment: str | None = None, cluster: str | None =
         .distinct("cluster_id")
         .values_list("pk", flat=True)
     )
+
+
+def data_version() -> str:
+    """Changes whenever anything a page shows may change: a new good snapshot, an edited target
+    or waiver, a new ownership rule. Page caches key on it (one cheap query)."""
+    from django.db import connection
+
+    from .models import OwnershipRule, Waiver
+
+    sql = f"""SELECT
+        (SELECT max(id) FROM {Snapshot._meta.db_table} WHERE status = 'ok'),
+        (SELECT max(updated_at) FROM {Target._meta.db_table}),
+        (SELECT count(*) FROM {Target._meta.db_table}),
+        (SELECT max(id) FROM {Waiver._meta.db_table}),
+        (SELECT count(*) FROM {Waiver._meta.db_table}),
+        (SELECT max(id) FROM {OwnershipRule._meta.db_table})"""  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return "-".join(str(v) for v in row or ())

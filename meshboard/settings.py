@@ -73,6 +73,10 @@ MESHBOARD_POLL_TIME_LIMIT = env.int("MESHBOARD_POLL_TIME_LIMIT", 300, validate=l
 MESHBOARD_PROXIES_PER_ISTIOD_VCPU = env.int(
     "MESHBOARD_PROXIES_PER_ISTIOD_VCPU", 2000, validate=lambda v: v > 0
 )
+# Pages cache their figures per process until the data changes, at most this long (seconds).
+MESHBOARD_PAGE_CACHE_SECONDS = env.int(
+    "MESHBOARD_PAGE_CACHE_SECONDS", 300, validate=lambda v: v >= 0
+)
 # Bearer token Prometheus uses to scrape /metrics (without it, only logged-in users can read it).
 MESHBOARD_METRICS_TOKEN = env.str("MESHBOARD_METRICS_TOKEN", "")
 # Retention: every snapshot in full for this many days, then each cluster's last good snapshot
@@ -309,6 +313,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Per-process cache for page figures (keyed on the data version, so never stale); no Redis
+# dependency, so pages still render when Redis is down.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    }
 }
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -23,7 +25,7 @@ from ..models import (
 )
 from ..org import UNASSIGNED
 from ..tables import WorkloadTable
-from .common import TargetView, headline, page_filters, target_views, trend_chart
+from .common import TargetView, cached, headline, page_filters, target_views, trend_chart
 from .fleet import restart_command
 
 BAR_METRIC = metrics.Metric.WORKLOADS_MESHED
@@ -65,69 +67,66 @@ def overview(request: HttpRequest) -> HttpResponse:
     scope = progress.Scope(
         environment=f.get("environment") or None, cluster=f.get("cluster") or None
     )
-    org_targets = target_views(
-        list(Target.objects.filter(scope=ScopeKind.ORG).select_related("cluster"))
-    )
-    trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], org_targets)
-    tribe_targets = list(Target.objects.filter(scope=ScopeKind.TRIBE).select_related("tribe"))
-    bars, bar_rows = _group_bars(scope, "tribe", tribe_targets)
-    ctx = {
+
+    def build() -> dict[str, Any]:
+        org_targets = target_views(
+            list(Target.objects.filter(scope=ScopeKind.ORG).select_related("cluster"))
+        )
+        trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], org_targets)
+        tribe_targets = list(Target.objects.filter(scope=ScopeKind.TRIBE).select_related("tribe"))
+        bars, bar_rows = _group_bars(scope, "tribe", tribe_targets)
+        return {
+            "figures": headline(scope, f["since"]),
+            "trend": trend,
+            "trend_rows": trend_rows,
+            "cost": cost,
+            "grain": grain,
+            "bars": bars,
+            "bar_rows": bar_rows,
+            "targets": org_targets,
+        }
+
+    ctx = cached("overview", {**f, "scope": scope}, build) | {
         "form": form,
         "f": f,
         "scope": scope,
-        "figures": headline(scope, f["since"]),
-        "trend": trend,
-        "trend_rows": trend_rows,
-        "cost": cost,
-        "trend_labels": [
-            metrics.DEFS[m].label
-            for m in (
-                metrics.Metric.WORKLOADS_MESHED,
-                metrics.Metric.PODS_MESHED,
-                metrics.Metric.NAMESPACES_ENABLED,
-            )
-        ],
-        "grain": grain,
-        "bars": bars,
-        "bar_rows": bar_rows,
-        "targets": org_targets,
         "clusters": Cluster.objects.with_latest_snapshot(),
-        "now": timezone.now(),
     }
     return render(request, "adoption/overview.html", ctx)
 
 
-def _todo(
-    snapshot_ids: list[int], tribe: str, squad: str | None = None
-) -> dict[str, list[WorkloadObservation]]:
+TODO_ROWS = 50
+
+
+def _todo(snapshot_ids: list[int], tribe: str) -> dict[str, dict[str, Any]]:
+    """The tribe's to-do lists: the first TODO_ROWS of each, with the total (the CSV export
+    of the same filter has them all)."""
     base = WorkloadObservation.objects.filter(
         snapshot_id__in=snapshot_ids, tribe=tribe, system=False
     ).select_related("cluster")
-    if squad is not None:
-        base = base.filter(squad=squad)
-    missing = list(
-        base.filter(state="missing-proxy").order_by("missing_since", "namespace", "name")[:200]
-    )
-    for w in missing:
-        w.restart = restart_command(w.cluster, w.namespace, w.kind, w.name)  # type: ignore[attr-defined]
-    return {
-        "missing": missing,
-        "not_enrolled": list(base.filter(state="not-enrolled").order_by("namespace", "name")[:200]),
-        "behind": list(
-            base.filter(state="meshed", behind=True).order_by("namespace", "name")[:200]
+    lists = {
+        "missing": base.filter(state="missing-proxy").order_by(
+            "missing_since", "namespace", "name"
         ),
-        "no_resilience": list(
-            base.filter(state="meshed")
-            .exclude(services=[])
-            .filter(
-                Q(timeout=False)
-                | Q(retries=False)
-                | Q(circuit_breaking=False)
-                | Q(outlier_detection=False)
-            )
-            .order_by("namespace", "name")[:200]
-        ),
+        "not_enrolled": base.filter(state="not-enrolled").order_by("namespace", "name"),
+        "behind": base.filter(state="meshed", behind=True).order_by("namespace", "name"),
+        "no_resilience": base.filter(state="meshed")
+        .exclude(services=[])
+        .filter(
+            Q(timeout=False)
+            | Q(retries=False)
+            | Q(circuit_breaking=False)
+            | Q(outlier_detection=False)
+        )
+        .order_by("namespace", "name"),
     }
+    todo: dict[str, dict[str, Any]] = {}
+    for name, qs in lists.items():
+        rows = list(qs[:TODO_ROWS])
+        todo[name] = {"rows": rows, "total": qs.count() if len(rows) == TODO_ROWS else len(rows)}
+    for w in todo["missing"]["rows"]:
+        w.restart = restart_command(w.cluster, w.namespace, w.kind, w.name)
+    return todo
 
 
 @require_GET
@@ -139,35 +138,43 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
     scope = progress.Scope(
         tribe=stored, environment=f.get("environment") or None, cluster=f.get("cluster") or None
     )
-    targets_qs = Target.objects.filter(tribe__name=stored).select_related(
-        "tribe", "squad", "cluster"
-    )
-    tribe_level = target_views([t for t in targets_qs if t.scope == ScopeKind.TRIBE])
-    trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], tribe_level)
-    squad_targets = [t for t in targets_qs if t.scope == ScopeKind.SQUAD]
-    bars, bar_rows = _group_bars(scope, "squad", squad_targets)
-    ids = progress.latest_snapshot_ids(environment=scope.environment, cluster=scope.cluster)
-    namespaces = (
-        NamespaceObservation.objects.filter(snapshot_id__in=ids, tribe=stored, system=False)
-        .select_related("cluster")
-        .order_by("namespace", "cluster__name")
-    )
-    ns_names = set(namespaces.values_list("namespace", flat=True))
-    ctx = {
+
+    def build() -> dict[str, Any]:
+        targets = list(
+            Target.objects.filter(tribe__name=stored).select_related("tribe", "squad", "cluster")
+        )
+        tribe_level = target_views([t for t in targets if t.scope == ScopeKind.TRIBE])
+        trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], tribe_level)
+        squad_targets = [t for t in targets if t.scope == ScopeKind.SQUAD]
+        bars, bar_rows = _group_bars(scope, "squad", squad_targets)
+        ids = progress.latest_snapshot_ids(environment=scope.environment, cluster=scope.cluster)
+        ns_qs = NamespaceObservation.objects.filter(
+            snapshot_id__in=ids, tribe=stored, system=False
+        ).order_by("namespace", "cluster__name")
+        namespaces = list(ns_qs.select_related("cluster")[:TODO_ROWS])
+        ns_total = ns_qs.count() if len(namespaces) == TODO_ROWS else len(namespaces)
+        ns_names = set(ns_qs.values_list("namespace", flat=True).distinct())
+        return {
+            "figures": headline(scope, f["since"]),
+            "trend": trend,
+            "trend_rows": trend_rows,
+            "cost": cost,
+            "grain": grain,
+            "bars": bars,
+            "bar_rows": bar_rows,
+            "targets": target_views(targets),
+            "namespaces": namespaces,
+            "namespaces_total": ns_total,
+            "todo": _todo(ids, stored),
+            "waivers": list(
+                Waiver.objects.filter(namespace__in=ns_names).select_related("cluster")
+            ),
+        }
+
+    ctx = cached("tribe", {**f, "scope": scope}, build) | {
         "tribe": tribe,
         "form": form,
         "f": f,
-        "figures": headline(scope, f["since"]),
-        "trend": trend,
-        "trend_rows": trend_rows,
-        "cost": cost,
-        "grain": grain,
-        "bars": bars,
-        "bar_rows": bar_rows,
-        "targets": target_views(list(targets_qs)),
-        "namespaces": namespaces,
-        "todo": _todo(ids, stored),
-        "waivers": Waiver.objects.filter(namespace__in=ns_names).select_related("cluster"),
         "today": timezone.now().date(),
     }
     return render(request, "adoption/tribe.html", ctx)
