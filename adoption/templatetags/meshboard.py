@@ -56,7 +56,7 @@ def cores(millicores: int | None) -> str:
 
 @register.filter
 def mib(value: int | None) -> str:
-    return "—" if not value else f"{value / 2**20:,.0f} MiB"
+    return "—" if value is None else f"{value / 2**20:,.0f} MiB"
 
 
 @register.simple_tag

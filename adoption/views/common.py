@@ -75,6 +75,8 @@ class TargetView:
     @property
     def percent_of_way(self) -> float | None:
         p = self.progress
+        if p.status == "met":
+            return 100.0
         if p.actual is None or p.baseline is None or p.target == p.baseline:
             return None
         share = (p.actual - p.baseline) / (p.target - p.baseline)
