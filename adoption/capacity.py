@@ -133,18 +133,64 @@ def _p95(values: list[int]) -> int:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+class PodTotals:
+    """The pod part of `summarize`, fed page by page (a poll never keeps its pods)."""
+
+    __slots__ = (
+        "proxies",
+        "proxy_cpu_request_m",
+        "proxy_memory_request_b",
+        "app_cpu_request_m",
+        "app_memory_request_b",
+        "errors",
+    )
+
+    def __init__(self) -> None:
+        self.proxies = self.proxy_cpu_request_m = self.proxy_memory_request_b = 0
+        self.app_cpu_request_m = self.app_memory_request_b = 0
+        self.errors: list[str] = []
+
+    def add(self, pods: Iterable[Mapping[str, Any]]) -> None:
+        """Count running pods with an istio-proxy container (classic or native)."""
+        errors = self.errors
+        for pod in pods:
+            if _map(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
+                continue
+            pod_spec = pod.get("spec")
+            containers = _containers(pod_spec)
+            proxy = [c for c in containers if c.get("name") == PROXY] + [
+                c
+                for c in _containers(pod_spec, "initContainers")
+                if c.get("name") == PROXY and c.get("restartPolicy") == "Always"
+            ]
+            if not proxy:
+                continue
+            self.proxies += 1
+            pc, pm = _resource(proxy[0], "requests", f"pod {_name(pod)}", errors)
+            self.proxy_cpu_request_m += pc
+            self.proxy_memory_request_b += pm
+            for c in containers:
+                if c.get("name") != PROXY:
+                    ac, am = _resource(c, "requests", f"pod {_name(pod)}", errors)
+                    self.app_cpu_request_m += ac
+                    self.app_memory_request_b += am
+
+
 def summarize(
     pods: Iterable[Mapping[str, Any]],
     istiod: Iterable[Mapping[str, Any]],
     hpas: Iterable[Mapping[str, Any]] = (),
     podmetrics: Iterable[Mapping[str, Any]] | None = None,
+    *,
+    pod_totals: PodTotals | None = None,
 ) -> Capacity:
     """Capacity of one cluster from the objects one poll read.
 
     1. Control planes: each istiod Deployment's replicas and per-replica requests; an HPA whose
        ``scaleTargetRef`` names the Deployment gives min/max replicas.
     2. Proxies: running pods with an istio-proxy container (classic or native), their requests,
-       and the requests of the pods' own containers (for the sidecar's share).
+       and the requests of the pods' own containers (for the sidecar's share); ``pod_totals``
+       given (pods streamed into a `PodTotals`), ``pods`` is ignored.
     3. Usage, when the metrics API answered: per-proxy CPU/memory (sum and p95) and istiod's.
     """
     cap = Capacity(metrics_api=podmetrics is not None)
@@ -176,27 +222,15 @@ def summarize(
             )
         )
         istiod_pods[name] = []
-    for pod in pods:
-        if _map(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
-            continue
-        pod_spec = pod.get("spec")
-        containers = _containers(pod_spec)
-        proxy = [c for c in containers if c.get("name") == PROXY] + [
-            c
-            for c in _containers(pod_spec, "initContainers")
-            if c.get("name") == PROXY and c.get("restartPolicy") == "Always"
-        ]
-        if not proxy:
-            continue
-        cap.proxies += 1
-        pc, pm = _resource(proxy[0], "requests", f"pod {_name(pod)}", cap.errors)
-        cap.proxy_cpu_request_m += pc
-        cap.proxy_memory_request_b += pm
-        for c in containers:
-            if c.get("name") != PROXY:
-                ac, am = _resource(c, "requests", f"pod {_name(pod)}", cap.errors)
-                cap.app_cpu_request_m += ac
-                cap.app_memory_request_b += am
+    if pod_totals is None:
+        pod_totals = PodTotals()
+        pod_totals.add(pods)
+    cap.proxies = pod_totals.proxies
+    cap.proxy_cpu_request_m = pod_totals.proxy_cpu_request_m
+    cap.proxy_memory_request_b = pod_totals.proxy_memory_request_b
+    cap.app_cpu_request_m = pod_totals.app_cpu_request_m
+    cap.app_memory_request_b = pod_totals.app_memory_request_b
+    cap.errors.extend(pod_totals.errors)
     if podmetrics is not None:
         cpus, mems = [], []
         istiod_cpu: dict[str, int] = {}

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from . import capacity, kube, store
 from .classify import ClassifyOptions, ClusterObjects, ClusterResult, classify_cluster
+from .classify.cluster import Classifier, gc_paused
 from .models import Cluster, Snapshot, SnapshotStatus, Waiver
 from .org import resolver_for
 from .store import NamespaceRow, WorkloadRow
@@ -47,7 +49,11 @@ ISTIO_PLURALS = {
 # recorded on the snapshot, and the rest of the snapshot stands.
 RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
     ("namespaces", kube.Resource("namespaces", kube.core("list_namespace")), True),
-    ("pods", kube.Resource("pods", kube.core("list_pod_for_all_namespaces")), True),
+    (
+        "pods",
+        kube.Resource("pods", kube.core("list_pod_for_all_namespaces"), typed_pods=True),
+        True,
+    ),
     (
         "replicasets",
         kube.Resource(
@@ -113,6 +119,8 @@ class ClusterRead:
     stats: kube.ListStats = field(default_factory=kube.ListStats)
     hpas: list[dict[str, Any]] = field(default_factory=list)
     podmetrics: list[dict[str, Any]] | None = None  # None: the cluster serves no metrics API
+    # Pods streamed (`read_cluster(..., pods=...)`): their capacity totals; objects["pods"] is [].
+    pod_totals: capacity.PodTotals | None = None
 
     def capacity(self) -> dict[str, Any]:
         deployments = self.objects.get("deployments", [])
@@ -121,6 +129,7 @@ class ClusterRead:
             [d for d in deployments if _is_istiod(d)],
             self.hpas,
             self.podmetrics,
+            pod_totals=self.pod_totals,
         )
         return summary.as_json()
 
@@ -181,8 +190,35 @@ def _list_optional(
         return []
 
 
-def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> ClusterRead:
-    """List everything a snapshot needs. Raises `kube.KubeError` when the poll cannot stand."""
+class PodSink:
+    """Where a streamed pod list goes: a classifier and the capacity totals, page by page."""
+
+    def __init__(self, read: ClusterRead, opts: ClassifyOptions) -> None:
+        self.classifier = Classifier(read.cluster_objects(), opts, keep_pods=False)
+        read.pod_totals = self.totals = capacity.PodTotals()
+        self.read = read
+
+    def add(self, page: list[dict[str, Any]]) -> None:
+        self.classifier.add_pods(page)
+        self.totals.add(page)
+
+    def reset(self) -> None:
+        """The pod list restarted (410): forget every pod folded in so far."""
+        self.classifier.reset_pods()
+        self.read.pod_totals = self.totals = capacity.PodTotals()
+
+
+def read_cluster(
+    cluster: Cluster,
+    opts: kube.ListOptions | None = None,
+    *,
+    pods: Callable[[ClusterRead], PodSink] | None = None,
+) -> ClusterRead:
+    """List everything a snapshot needs. Raises `kube.KubeError` when the poll cannot stand.
+
+    With ``pods`` (a factory called once everything the classifier needs is read) the pod list
+    comes after the Istio resources and is streamed page by page into the sink it returns;
+    ``objects["pods"]`` stays empty."""
     opts = opts or list_options()
     if opts.deadline is None:
         opts = dataclasses.replace(opts, deadline=opts.clock() + poll_budget())
@@ -190,8 +226,12 @@ def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> Clus
     try:
         stats = kube.ListStats()
         read = ClusterRead(discovery=kube.discover(api, opts, stats), stats=stats)
+        pod_resource = None
         for key, resource, required in RESOURCES:
-            if required:
+            if key == "pods" and pods is not None:
+                pod_resource = resource
+                read.objects[key] = []
+            elif required:
                 read.objects[key] = kube.list_items(api, resource, opts, read.stats)
             else:
                 read.objects[key] = _list_optional(api, resource, opts, read.stats)
@@ -202,6 +242,13 @@ def read_cluster(cluster: Cluster, opts: kube.ListOptions | None = None) -> Clus
             for plural in plurals:
                 resource = kube.Resource(f"{plural}.{group}", kube.custom(group, version, plural))
                 read.istio[plural] = _list_optional(api, resource, opts, read.stats)
+        if pods is not None and pod_resource is not None:
+            sink = pods(read)
+            # Decoding and classifying allocate millions of small acyclic objects: with the
+            # cyclic GC running, every collection would rescan the aggregates (reference
+            # counting frees each page as soon as it is folded in).
+            with gc_paused():
+                kube.stream_items(api, pod_resource, opts, read.stats, sink.add, sink.reset)
         read.hpas = _list_optional(api, HPAS, opts, read.stats)
         metrics_version = read.discovery.groups.get(METRICS_GROUP)
         if metrics_version is not None:
@@ -258,14 +305,36 @@ def _storable(
     return kept_wl, kept_ns
 
 
-def classify_read(
-    cluster: Cluster, read: ClusterRead, at: datetime
-) -> tuple[ClusterResult, list[WorkloadRow], list[NamespaceRow]]:
-    """Classify one read and resolve tribes/squads into rows ready to store."""
-    opts = ClassifyOptions(
+def classify_options(at: datetime) -> ClassifyOptions:
+    return ClassifyOptions(
         extra_system_namespaces=frozenset(settings.MESHBOARD_EXTRA_SYSTEM_NAMESPACES), now=at
     )
-    result = classify_cluster(read.cluster_objects(), opts)
+
+
+def read_and_classify(
+    cluster: Cluster, at: datetime, opts: kube.ListOptions | None = None
+) -> tuple[ClusterRead, ClusterResult, list[WorkloadRow], list[NamespaceRow]]:
+    """One poll's read and classification with the pods streamed: every other resource is read
+    first, then the pod list page by page into an incremental classifier, so no more than one
+    page of pods is ever alive (memory bounded by the workload/namespace aggregates)."""
+    sinks: list[PodSink] = []
+
+    def sink(read: ClusterRead) -> PodSink:
+        sinks.append(PodSink(read, classify_options(at)))
+        return sinks[0]
+
+    read = read_cluster(cluster, opts, pods=sink)
+    result = sinks[0].classifier.finish()
+    return read, *classify_read(cluster, read, at, result=result)
+
+
+def classify_read(
+    cluster: Cluster, read: ClusterRead, at: datetime, *, result: ClusterResult | None = None
+) -> tuple[ClusterResult, list[WorkloadRow], list[NamespaceRow]]:
+    """Classify one read (unless its pods were streamed into ``result``) and resolve
+    tribes/squads into rows ready to store."""
+    if result is None:
+        result = classify_cluster(read.cluster_objects(), classify_options(at))
     resolver = resolver_for(cluster.name)
     waivers: dict[str, list[Waiver]] = {}
     for waiver in Waiver.objects.active_on(at.date()).filter(
@@ -395,8 +464,7 @@ def snapshot_cluster(
         return snap
     t0 = time.monotonic()
     try:
-        read = read_cluster(cluster, opts)
-        result, workloads, namespaces = classify_read(cluster, read, started_at)
+        read, result, workloads, namespaces = read_and_classify(cluster, started_at, opts)
         counted = [ns for ns in namespaces if not ns.system]
         with transaction.atomic():
             store.write_snapshot(snap, workloads, namespaces)

@@ -77,7 +77,12 @@ def _assert_failed(sim, cluster, snap, previous, *fragments):  # type: ignore[no
 
 
 def _requests(sim, cluster: Cluster, resource: str) -> list:  # type: ignore[type-arg]
-    return [r for r in sim.request_log if r.cluster == cluster.name and r.resource == resource]
+    """Requests for a resource of the core/apps/... groups (not metrics.k8s.io's "pods")."""
+    return [
+        r
+        for r in sim.request_log
+        if r.cluster == cluster.name and r.resource == resource and "metrics.k8s.io" not in r.path
+    ]
 
 
 def _truth_pods(sim, cluster: Cluster) -> tuple[int, int]:  # type: ignore[no-untyped-def]

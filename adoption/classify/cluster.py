@@ -6,11 +6,11 @@ dict index (namespaces, owners, Services by selector anchor, Istio resources by 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .diagnostics import MB, Reporter, istio_messages
+from .diagnostics import MB, IstioAnalysis, Reporter
 from .injection import DATAPLANE_MODE, INJECT_KEY, InjectionPolicy
 from .kube import annotations_of, as_dict, as_str, labels_of, meta, name_of, namespace_of, spec_of
 from .model import (
@@ -30,8 +30,7 @@ from .resilience import ResilienceIndex, ServiceIndex
 from .versions import control_plane_versions
 from .workloads import (
     OwnerIndex,
-    WorkloadAcc,
-    aggregate,
+    WorkloadAgg,
     synthetic_pod,
     template_labels,
     workload_objects,
@@ -110,7 +109,7 @@ def classify_pod(
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while classifying: the classifier allocates millions of small,
     acyclic, long-lived records, and with 50k pod dicts alive every generation-2 collection
     rescans them all (≈40% of classify time at 10k pods). Reference counting still frees
@@ -127,108 +126,178 @@ def _gc_paused() -> Iterator[None]:
 
 def classify_cluster(objs: ClusterObjects, opts: ClassifyOptions | None = None) -> ClusterResult:
     """Classify one cluster.  Pure: no I/O, input dicts are not modified."""
-    with _gc_paused():
-        return _classify_cluster(objs, opts)
+    with gc_paused():
+        classifier = Classifier(objs, opts)
+        classifier.add_pods(objs.pods)
+        return classifier.finish()
 
 
-def _classify_cluster(objs: ClusterObjects, opts: ClassifyOptions | None) -> ClusterResult:
-    opts = opts or ClassifyOptions()
-    system = opts.system_namespaces | opts.extra_system_namespaces
-    policy = InjectionPolicy(objs.webhooks, objs.configmaps, opts.enable_namespaces_by_default)
-    namespaces = _Namespaces(objs, policy, system)
+class Classifier:
+    """`classify_cluster` fed pods page by page: ``Classifier(objs, opts)`` indexes everything
+    but the pods (``objs.pods`` is ignored), `add_pods` classifies a page and folds it into
+    per-workload and per-namespace aggregates, `finish` returns the `ClusterResult`.
 
-    by_kind: dict[str, list[dict[str, Any]]] = {
-        "Deployment": objs.deployments,
-        "StatefulSet": objs.statefulsets,
-        "DaemonSet": objs.daemonsets,
-        "CronJob": objs.cronjobs,
-        "ReplicationController": objs.replicationcontrollers,
-        "ReplicaSet": objs.replicasets,
-        "Job": objs.jobs,
-    }
-    accs: dict[tuple[str, str, str], WorkloadAcc] = {}
-    objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for ns_name, kind, name, obj in workload_objects(by_kind):
-        key = (ns_name, kind, name)
-        accs[key] = WorkloadAcc(ns_name, kind, name, template_labels(obj, kind), [], True)
-        objects[key] = obj
-    owners = OwnerIndex(objs.replicasets, objs.jobs, set(accs))
+    With ``keep_pods=False`` no `PodRecord` outlives its page (``result.pods`` stays empty):
+    memory is bounded by the aggregates, not by the number of pods. `reset_pods` forgets every
+    pod seen (a pod list restarted after a 410)."""
 
-    istiod: list[dict[str, Any]] = list(objs.istiod)
-    pods_out: list[PodRecord] = []
+    def __init__(
+        self, objs: ClusterObjects, opts: ClassifyOptions | None = None, *, keep_pods: bool = True
+    ) -> None:
+        self.objs = objs
+        self.opts = opts = opts or ClassifyOptions()
+        self.keep_pods = keep_pods
+        self.system = opts.system_namespaces | opts.extra_system_namespaces
+        self.policy = InjectionPolicy(
+            objs.webhooks, objs.configmaps, opts.enable_namespaces_by_default
+        )
+        self.namespaces = _Namespaces(objs, self.policy, self.system)
+        self._declared = dict(self.namespaces.infos)
+        by_kind: dict[str, list[dict[str, Any]]] = {
+            "Deployment": objs.deployments,
+            "StatefulSet": objs.statefulsets,
+            "DaemonSet": objs.daemonsets,
+            "CronJob": objs.cronjobs,
+            "ReplicationController": objs.replicationcontrollers,
+            "ReplicaSet": objs.replicasets,
+            "Job": objs.jobs,
+        }
+        self._base: list[tuple[tuple[str, str, str], dict[str, str]]] = []
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for ns_name, kind, name, obj in workload_objects(by_kind):
+            key = (ns_name, kind, name)
+            self._base.append((key, template_labels(obj, kind)))
+            self.objects[key] = obj
+        self.owners = OwnerIndex(objs.replicasets, objs.jobs, {k for k, _ in self._base})
+        self.analysis = IstioAnalysis(objs, opts.root_namespace)
+        self.reset_pods()
 
-    def add(pod: dict[str, Any], kind: str | None = None, name: str | None = None) -> None:
+    def reset_pods(self) -> None:
+        """Forget every pod added so far."""
+        self.namespaces.infos = dict(self._declared)
+        self.accs: dict[tuple[str, str, str], WorkloadAgg] = {}
+        for key, labels in self._base:
+            self.accs[key] = WorkloadAgg(key[0], key[1], key[2], labels, True)
+        self.istiod: list[dict[str, Any]] = list(self.objs.istiod)
+        self.pods_out: list[PodRecord] = []
+        self.ns_pods: dict[str, list[int]] = {}  # namespace -> [counted, meshed]
+        self.ist0103_workload: dict[tuple[str, str], str] = {}
+        self.analysis.reset()
+
+    def add_pods(self, pods: Iterable[dict[str, Any]]) -> None:
+        """Classify a page of pods (plain dicts) and fold them into the aggregates."""
+        with gc_paused():
+            analyze, reported = self.analysis.pod, self.analysis.reported
+            for pod in pods:
+                analyze(pod)
+                self._add(pod, None, None, reported)
+
+    def _add(
+        self,
+        pod: dict[str, Any],
+        kind: str | None,
+        name: str | None,
+        ist0103: set[tuple[str, str]],
+    ) -> None:
+        """Classify one pod; ``ist0103``: the (namespace, pod) pairs IST0103 reported so far
+        (pod names are unique in a namespace, so the pod's own entry, if any, is there)."""
         ns_name = namespace_of(pod)
-        ns = namespaces.get(ns_name)
+        ns = self.namespaces.get(ns_name)
         labels = labels_of(pod)
         if kind is None or name is None:
-            kind, name = owners.resolve(pod, ns_name, labels)
-        rec = classify_pod(pod, ns, policy, kind, name, opts.root_namespace, labels)
-        pods_out.append(rec)
+            kind, name = self.owners.resolve(pod, ns_name, labels)
+        rec = classify_pod(pod, ns, self.policy, kind, name, self.opts.root_namespace, labels)
+        if self.keep_pods:
+            self.pods_out.append(rec)
         key = (ns_name, kind, name)
-        acc = accs.get(key)
+        acc = self.accs.get(key)
         if acc is None:
-            acc = accs[key] = WorkloadAcc(ns_name, kind, name)
-        acc.pods.append(rec)
+            acc = self.accs[key] = WorkloadAgg(ns_name, kind, name)
+        pod_key = (rec.namespace, rec.name)
+        reported = pod_key in ist0103
+        acc.add(rec, reported)
+        if rec.counted:
+            counts = self.ns_pods.get(rec.namespace)
+            if counts is None:
+                counts = self.ns_pods[rec.namespace] = [0, 0]
+            counts[0] += 1
+            counts[1] += rec.state in MESHED_POD_STATES
+        if reported:
+            self.ist0103_workload[pod_key] = f"{kind}/{name}"
         if labels.get("app") == "istiod":
-            istiod.append(pod)
+            self.istiod.append(pod)
 
-    for pod in objs.pods:
-        add(pod)
-    if opts.template_pods:
-        for key, acc in list(accs.items()):
-            if acc.from_object and not acc.pods:
-                add(synthetic_pod(objects[key], key[1]), key[1], key[2])
+    def finish(self) -> ClusterResult:
+        """The result for the pods added since the last reset."""
+        with gc_paused():
+            return self._finish()
 
-    injector_values = {rev: cfg.values for rev, cfg in policy.injectors.items()}
-    control_planes = control_plane_versions(istiod, injector_values)
-    services = ServiceIndex(objs.services)
-    resilience = ResilienceIndex(objs.istio, opts.root_namespace, opts.cluster_domain)
+    def _finish(self) -> ClusterResult:
+        opts, objs, namespaces, policy, accs = (
+            self.opts,
+            self.objs,
+            self.namespaces,
+            self.policy,
+            self.accs,
+        )
+        if opts.template_pods:
+            for key, acc in list(accs.items()):
+                if acc.from_object and not acc.pods:
+                    self._add(
+                        synthetic_pod(self.objects[key], key[1]),
+                        key[1],
+                        key[2],
+                        self.analysis.reported,
+                    )
 
-    workloads: list[WorkloadRecord] = []
-    for acc in accs.values():
-        ns = namespaces.get(acc.namespace)
-        rec = aggregate(acc, ns.system, control_planes, ns.revision_resolved)
-        rec.services = services.selecting(acc.namespace, rec.labels)
-        hosts = [f"{s}.{acc.namespace}.svc.{opts.cluster_domain}" for s in rec.services]
-        res = resilience.for_hosts(hosts, acc.namespace, rec.labels)
-        rec.has_virtualservice = res.has_virtualservice
-        rec.has_destinationrule = res.has_destinationrule
-        rec.timeout, rec.retries, rec.fault = res.timeout, res.retries, res.fault
-        rec.circuit_breaking = res.circuit_breaking
-        rec.outlier_detection = res.outlier_detection
-        rec.mtls_mode = res.mtls_mode
-        workloads.append(rec)
-    workloads.sort(key=lambda w: (w.namespace, w.kind, w.name))
+        injector_values = {rev: cfg.values for rev, cfg in policy.injectors.items()}
+        control_planes = control_plane_versions(self.istiod, injector_values)
+        services = ServiceIndex(objs.services)
+        resilience = ResilienceIndex(objs.istio, opts.root_namespace, opts.cluster_domain)
 
-    messages, ist0103 = istio_messages(objs, opts.root_namespace)
-    mb = _meshboard_messages(accs, workloads, namespaces, objects, ist0103, policy)
-    by_workload: dict[tuple[str, str], list[str]] = {}
-    for d in messages + mb:
-        if d.namespace is not None and d.workload is not None:
-            by_workload.setdefault((d.namespace, d.workload), []).append(d.code)
-    pod_workload = {(p.namespace, p.name): f"{p.workload_kind}/{p.workload_name}" for p in pods_out}
-    for d in messages:
-        if d.code == "IST0103" and d.namespace is not None:
-            wl = pod_workload.get((d.namespace, d.resource.rsplit("/", 1)[-1]))
-            if wl is not None:
-                d.workload = wl
-                by_workload.setdefault((d.namespace, wl), []).append(d.code)
-    for w in workloads:
-        w.diagnostics = sorted(set(by_workload.get((w.namespace, f"{w.kind}/{w.name}"), [])))
+        workloads: list[WorkloadRecord] = []
+        for acc in accs.values():
+            ns = namespaces.get(acc.namespace)
+            rec = acc.record(ns.system, control_planes, ns.revision_resolved)
+            rec.services = services.selecting(acc.namespace, rec.labels)
+            hosts = [f"{s}.{acc.namespace}.svc.{opts.cluster_domain}" for s in rec.services]
+            res = resilience.for_hosts(hosts, acc.namespace, rec.labels)
+            rec.has_virtualservice = res.has_virtualservice
+            rec.has_destinationrule = res.has_destinationrule
+            rec.timeout, rec.retries, rec.fault = res.timeout, res.retries, res.fault
+            rec.circuit_breaking = res.circuit_breaking
+            rec.outlier_detection = res.outlier_detection
+            rec.mtls_mode = res.mtls_mode
+            workloads.append(rec)
+        workloads.sort(key=lambda w: (w.namespace, w.kind, w.name))
 
-    ns_records = _namespace_records(namespaces, pods_out, workloads)
-    return ClusterResult(
-        namespaces=ns_records,
-        workloads=workloads,
-        pods=pods_out,
-        messages=messages + mb,
-        control_planes=control_planes,
-    )
+        messages, ist0103 = self.analysis.finish()
+        mb = _meshboard_messages(accs, workloads, namespaces, self.objects, ist0103, policy)
+        by_workload: dict[tuple[str, str], list[str]] = {}
+        for d in messages + mb:
+            if d.namespace is not None and d.workload is not None:
+                by_workload.setdefault((d.namespace, d.workload), []).append(d.code)
+        for d in messages:
+            if d.code == "IST0103" and d.namespace is not None:
+                wl = self.ist0103_workload.get((d.namespace, d.resource.rsplit("/", 1)[-1]))
+                if wl is not None:
+                    d.workload = wl
+                    by_workload.setdefault((d.namespace, wl), []).append(d.code)
+        for w in workloads:
+            w.diagnostics = sorted(set(by_workload.get((w.namespace, f"{w.kind}/{w.name}"), [])))
+
+        ns_records = _namespace_records(namespaces, self.ns_pods, workloads)
+        return ClusterResult(
+            namespaces=ns_records,
+            workloads=workloads,
+            pods=self.pods_out,
+            messages=messages + mb,
+            control_planes=control_planes,
+        )
 
 
 def _namespace_records(
-    namespaces: _Namespaces, pods: list[PodRecord], workloads: list[WorkloadRecord]
+    namespaces: _Namespaces, ns_pods: dict[str, list[int]], workloads: list[WorkloadRecord]
 ) -> list[NamespaceRecord]:
     recs: dict[str, NamespaceRecord] = {}
     for name, info in namespaces.infos.items():
@@ -242,11 +311,10 @@ def _namespace_records(
             conflicts=list(info.conflicts),
             reason=info.reason,
         )
-    for p in pods:
-        if p.counted:
-            r = recs[p.namespace]
-            r.pods_total += 1
-            r.pods_meshed += p.state in MESHED_POD_STATES
+    for name, (counted, meshed) in ns_pods.items():
+        r = recs[name]
+        r.pods_total += counted
+        r.pods_meshed += meshed
     for w in workloads:
         if w.state != "idle":
             r = recs[w.namespace]
@@ -256,7 +324,7 @@ def _namespace_records(
 
 
 def _meshboard_messages(
-    accs: dict[tuple[str, str, str], WorkloadAcc],
+    accs: dict[tuple[str, str, str], WorkloadAgg],
     workloads: list[WorkloadRecord],
     namespaces: _Namespaces,
     objects: dict[tuple[str, str, str], dict[str, Any]],
@@ -297,20 +365,13 @@ def _meshboard_messages(
         obj = objects.get((w.namespace, w.kind, w.name), {})
         res = f"{w.kind} {w.namespace}/{w.name}"
         wl = f"{w.kind}/{w.name}"
-        missing = [
-            p
-            for p in acc.pods
-            if p.counted
-            and p.state == PodState.MISSING_PROXY.value
-            and (p.namespace, p.name) not in ist0103
-        ]
-        if missing and not namespaces.get(w.namespace).system:
+        if acc.missing and not namespaces.get(w.namespace).system:
             rep.report(
                 obj,
                 "MB0001",
                 res,
-                f"{len(missing)} pod(s) of {res} have no proxy although the "
-                f"mesh is requested: {missing[0].reason}.",
+                f"{acc.missing} pod(s) of {res} have no proxy although the "
+                f"mesh is requested: {acc.missing_reason}.",
                 namespace=w.namespace,
                 workload=wl,
             )
@@ -323,7 +384,7 @@ def _meshboard_messages(
                 namespace=w.namespace,
                 workload=wl,
             )
-        codes = {c for p in acc.pods for c in p.diagnostics}
+        codes = acc.codes
         if "MB0003" in codes:
             rep.report(
                 obj,
@@ -335,7 +396,7 @@ def _meshboard_messages(
                 workload=wl,
             )
         if "MB0004" in codes:
-            rev = next((p.revision_requested for p in acc.pods if "MB0004" in p.diagnostics), None)
+            rev = acc.mb0004_revision
             rep.report(
                 obj,
                 "MB0004",
@@ -388,4 +449,4 @@ def _meshboard_messages(
     return rep.messages
 
 
-__all__ = ["MB", "classify_cluster", "classify_pod"]
+__all__ = ["MB", "Classifier", "classify_cluster", "classify_pod", "gc_paused"]

@@ -139,6 +139,16 @@ def injector_configmap_name(revision: str | None) -> str:
 def analyze_injection(objs: ClusterObjects, rep: Reporter) -> set[tuple[str, str]]:
     """IST0123, IST0102/IST0148, IST0103.  Returns the (namespace, pod) pairs reported
     by IST0103 so meshboard does not repeat them."""
+    injected = _injection_namespaces(objs, rep)
+    reported: set[tuple[str, str]] = set()
+    for pod in objs.pods:
+        _pod_missing_proxy(pod, injected, rep, reported)
+    return reported
+
+
+def _injection_namespaces(objs: ClusterObjects, rep: Reporter) -> set[str]:
+    """The namespace part of ``injection.Analyzer``: IST0123, IST0102/IST0148; returns the
+    namespaces labelled ``istio-injection=enabled`` (whose pods IST0103 checks)."""
     cms = {name_of(cm): cm for cm in objs.configmaps}
     enabled_by_default = False  # Quirk: remembered across namespaces, never reset.
     injected: set[str] = set()
@@ -192,29 +202,35 @@ def analyze_injection(objs: ClusterObjects, rep: Reporter) -> set[tuple[str, str
             continue
         if inj == "enabled":
             injected.add(name)
-    reported: set[tuple[str, str]] = set()
-    for pod in objs.pods:
-        ns_name = namespace_of(pod)
-        if ns_name not in injected:
-            continue
-        labels, annos = labels_of(pod), annotations_of(pod)
-        value = annos.get(INJECT_KEY, "")
-        if INJECT_KEY in labels:
-            value = labels[INJECT_KEY]
-        spec = spec_of(pod)
-        if value.lower() == "false" or spec.get("hostNetwork") is True:
-            continue
-        if not _proxy_image(spec):
-            rep.report(
-                pod,
-                "IST0103",
-                friendly_name(pod, "Pod"),
-                f"The pod {name_of(pod)} is missing the Istio proxy. This can often be "
-                "resolved by restarting or redeploying the workload.",
-                namespace=ns_name,
-            )
-            reported.add((ns_name, name_of(pod)))
-    return reported
+    return injected
+
+
+def _pod_missing_proxy(
+    pod: dict[str, Any], injected: set[str], rep: Reporter, reported: set[tuple[str, str]]
+) -> bool:
+    """IST0103 for one pod; True when reported."""
+    ns_name = namespace_of(pod)
+    if ns_name not in injected:
+        return False
+    labels, annos = labels_of(pod), annotations_of(pod)
+    value = annos.get(INJECT_KEY, "")
+    if INJECT_KEY in labels:
+        value = labels[INJECT_KEY]
+    spec = spec_of(pod)
+    if value.lower() == "false" or spec.get("hostNetwork") is True:
+        return False
+    if _proxy_image(spec):
+        return False
+    rep.report(
+        pod,
+        "IST0103",
+        friendly_name(pod, "Pod"),
+        f"The pod {name_of(pod)} is missing the Istio proxy. This can often be "
+        "resolved by restarting or redeploying the workload.",
+        namespace=ns_name,
+    )
+    reported.add((ns_name, name_of(pod)))
+    return True
 
 
 def _image_variant(pod: dict[str, Any], objs: ClusterObjects, root_ns: str) -> str:
@@ -255,16 +271,63 @@ def _safe_yaml(text: Any) -> dict[str, Any]:
     return safe_yaml_cached(text)
 
 
-def analyze_image(objs: ClusterObjects, rep: Reporter, root_ns: str) -> None:
-    """IST0158, one message per namespace, with the analyzer's quirks (section 9)."""
+class _VariantResolver:
+    """`_image_variant` with its pod-independent steps (mesh config, root ProxyConfigs)
+    computed once and the namespace step once per namespace."""
+
+    def __init__(self, objs: ClusterObjects, root_ns: str) -> None:
+        variant = ""
+        for cm in objs.configmaps:
+            if name_of(cm) == "istio":
+                mesh = _safe_yaml(as_dict(cm.get("data")).get("mesh"))
+                variant = _image_type(as_dict(mesh.get("defaultConfig"))) or variant
+        self.pcs = objs.istio.get("proxyconfigs", [])
+        for pc in self.pcs:
+            if namespace_of(pc) == root_ns and not spec_of(pc).get("selector"):
+                variant = _image_type(spec_of(pc)) or variant
+        self.base = variant
+        self.root_ns = root_ns
+        self.by_ns: dict[str, str] = {}
+
+    def _ns_variant(self, ns: str) -> str:
+        variant = self.by_ns.get(ns)
+        if variant is None:
+            variant = self.base
+            for pc in self.pcs:
+                if (
+                    namespace_of(pc) == ns
+                    and ns != self.root_ns
+                    and not spec_of(pc).get("selector")
+                ):
+                    variant = _image_type(spec_of(pc)) or variant
+            self.by_ns[ns] = variant
+        return variant
+
+    def variant(self, pod: dict[str, Any]) -> str:
+        ns = namespace_of(pod)
+        variant = self._ns_variant(ns)
+        if self.pcs:
+            labels = labels_of(pod)
+            for pc in self.pcs:
+                sel = as_dict(as_dict(spec_of(pc).get("selector")).get("matchLabels"))
+                if namespace_of(pc) == ns and sel and map_selector_matches(sel, labels):
+                    variant = _image_type(spec_of(pc)) or variant
+        raw = annotations_of(pod).get("proxy.istio.io/config")
+        if raw:
+            variant = _image_type(_safe_yaml(raw)) or variant
+        return "" if variant == "default" else variant
+
+
+def _image_targets(objs: ClusterObjects) -> dict[str, tuple[dict[str, Any], str]]:
+    """Namespaces IST0158 checks: injection-enabled, with an injector image."""
     cms = {
         name_of(cm): cm
         for cm in objs.configmaps
         if name_of(cm).startswith("istio-sidecar-injector")
     }
-    if not cms:
-        return
     targets: dict[str, tuple[dict[str, Any], str]] = {}
+    if not cms:
+        return targets
     for ns in objs.namespaces:
         labels = labels_of(ns)
         if labels.get(INJECTION_LABEL) != "enabled" and REV_KEY not in labels:
@@ -274,21 +337,37 @@ def analyze_image(objs: ClusterObjects, rep: Reporter, root_ns: str) -> None:
         image = cfg.expected_image() if cfg is not None else None
         if image:
             targets[name_of(ns)] = (ns, image)
-    mismatched: dict[str, list[str]] = {}
-    for pod in objs.pods:
-        ns_name = namespace_of(pod)
-        if ns_name not in targets or "sidecar.istio.io/proxyImage" in annotations_of(pod):
+    return targets
+
+
+def _pod_image(
+    pod: dict[str, Any],
+    targets: dict[str, tuple[dict[str, Any], str]],
+    variants: _VariantResolver,
+    mismatched: dict[str, list[str]],
+) -> None:
+    ns_name = namespace_of(pod)
+    if ns_name not in targets or "sidecar.istio.io/proxyImage" in annotations_of(pod):
+        return
+    expected = targets[ns_name][1]
+    spec = spec_of(pod)
+    variant: str | None = None
+    for c in containers(spec) + containers(spec, "initContainers"):
+        if c.get("name") != ISTIO_PROXY:
             continue
-        expected = targets[ns_name][1]
-        spec = spec_of(pod)
-        variant = _image_variant(pod, objs, root_ns)
-        for c in containers(spec) + containers(spec, "initContainers"):
-            if c.get("name") != ISTIO_PROXY:
-                continue
-            image = as_str(c.get("image"))
-            if image not in (expected, f"{expected}-{variant}"):
-                mismatched.setdefault(ns_name, []).append(name_of(pod))
-                break
+        if variant is None:
+            variant = variants.variant(pod)
+        image = as_str(c.get("image"))
+        if image not in (expected, f"{expected}-{variant}"):
+            mismatched.setdefault(ns_name, []).append(name_of(pod))
+            break
+
+
+def _report_image(
+    targets: dict[str, tuple[dict[str, Any], str]],
+    mismatched: dict[str, list[str]],
+    rep: Reporter,
+) -> None:
     for ns_name, pods in mismatched.items():
         ns_obj, expected = targets[ns_name]
         rep.report(
@@ -300,6 +379,18 @@ def analyze_image(objs: ClusterObjects, rep: Reporter, root_ns: str) -> None:
             "Restart the pods to use the new image.",
             namespace=ns_name,
         )
+
+
+def analyze_image(objs: ClusterObjects, rep: Reporter, root_ns: str) -> None:
+    """IST0158, one message per namespace, with the analyzer's quirks (section 9)."""
+    targets = _image_targets(objs)
+    if not targets:
+        return
+    variants = _VariantResolver(objs, root_ns)
+    mismatched: dict[str, list[str]] = {}
+    for pod in objs.pods:
+        _pod_image(pod, targets, variants, mismatched)
+    _report_image(targets, mismatched, rep)
 
 
 def _has_auto_image(spec: dict[str, Any]) -> bool:
@@ -315,6 +406,24 @@ def _has_auto_image(spec: dict[str, Any]) -> bool:
 def analyze_image_auto(objs: ClusterObjects, rep: Reporter) -> None:
     """IST0147 for Pods with ``image: auto``; IST0146 for Deployments whose template has
     ``image: auto`` and matches no Istio webhook (name ending in ``istio.io``)."""
+    for pod in objs.pods:
+        _pod_image_auto(pod, rep)
+    _deployments_image_auto(objs, rep)
+
+
+def _pod_image_auto(pod: dict[str, Any], rep: Reporter) -> None:
+    if _has_auto_image(spec_of(pod)):
+        rep.report(
+            pod,
+            "IST0147",
+            friendly_name(pod, "Pod"),
+            f"Pod {name_of(pod)} contains `image: auto` but does not match any Istio "
+            "injection webhook selectors.",
+            namespace=namespace_of(pod),
+        )
+
+
+def _deployments_image_auto(objs: ClusterObjects, rep: Reporter) -> None:
     hooks = [
         wh
         for cfg in objs.webhooks
@@ -322,16 +431,6 @@ def analyze_image_auto(objs: ClusterObjects, rep: Reporter) -> None:
         if isinstance(wh, dict) and as_str(wh.get("name")).endswith("istio.io")
     ]
     ns_labels = {name_of(ns): labels_of(ns) for ns in objs.namespaces}
-    for pod in objs.pods:
-        if _has_auto_image(spec_of(pod)):
-            rep.report(
-                pod,
-                "IST0147",
-                friendly_name(pod, "Pod"),
-                f"Pod {name_of(pod)} contains `image: auto` but does not match any Istio "
-                "injection webhook selectors.",
-                namespace=namespace_of(pod),
-            )
     for dep in objs.deployments:
         tmpl = as_dict(spec_of(dep).get("template"))
         if not _has_auto_image(spec_of(tmpl)):
@@ -381,10 +480,21 @@ def _uid_1337(spec: dict[str, Any]) -> bool:
 
 def analyze_uid(objs: ClusterObjects, rep: Reporter) -> None:
     """IST0144 for Pods and Deployments (not Istio control plane)."""
-    msg = "User ID (UID) 1337 is reserved for the sidecar proxy."
     for pod in objs.pods:
-        if _uid_1337(spec_of(pod)) and not _is_control_plane(pod):
-            rep.report(pod, "IST0144", friendly_name(pod, "Pod"), msg, namespace=namespace_of(pod))
+        _pod_uid(pod, rep)
+    _deployments_uid(objs, rep)
+
+
+_UID_MSG = "User ID (UID) 1337 is reserved for the sidecar proxy."
+
+
+def _pod_uid(pod: dict[str, Any], rep: Reporter) -> None:
+    if _uid_1337(spec_of(pod)) and not _is_control_plane(pod):
+        rep.report(pod, "IST0144", friendly_name(pod, "Pod"), _UID_MSG, namespace=namespace_of(pod))
+
+
+def _deployments_uid(objs: ClusterObjects, rep: Reporter) -> None:
+    msg = _UID_MSG
     for dep in objs.deployments:
         tmpl_spec = spec_of(as_dict(spec_of(dep).get("template")))
         if _uid_1337(tmpl_spec) and not _is_control_plane(dep):
@@ -501,14 +611,62 @@ def istio_messages(
     objs: ClusterObjects, root_ns: str = "istio-system"
 ) -> tuple[list[Diagnostic], set[tuple[str, str]]]:
     """All istioctl-compatible messages for the objects, and the IST0103 (ns, pod) pairs."""
-    rep = Reporter()
-    reported = analyze_injection(objs, rep)
-    analyze_image(objs, rep, root_ns)
-    analyze_image_auto(objs, rep)
-    analyze_uid(objs, rep)
-    analyze_deprecation(objs, rep)
-    analyze_webhooks(objs, rep)
-    return rep.messages, reported
+    analysis = IstioAnalysis(objs, root_ns)
+    for pod in objs.pods:
+        analysis.pod(pod)
+    return analysis.finish()
+
+
+class IstioAnalysis:
+    """`istio_messages` fed one pod at a time (the pods of ``objs`` are ignored): the
+    namespace-level analysis runs up front, the per-pod analyzers keep only their findings,
+    and `finish` assembles the messages in the same order as `istio_messages`."""
+
+    def __init__(self, objs: ClusterObjects, root_ns: str = "istio-system") -> None:
+        self.objs = objs
+        self.root_ns = root_ns
+        self.namespace_rep = Reporter()
+        self.injected = _injection_namespaces(objs, self.namespace_rep)
+        self.targets = _image_targets(objs)
+        self.variants = _VariantResolver(objs, root_ns) if self.targets else None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every pod seen (the pod list restarts)."""
+        self.missing_rep = Reporter()
+        self.reported: set[tuple[str, str]] = set()
+        self.mismatched: dict[str, list[str]] = {}
+        self.auto_rep = Reporter()
+        self.uid_rep = Reporter()
+
+    def pod(self, pod: dict[str, Any]) -> bool:
+        """Analyze one pod; True when it got an IST0103 (missing proxy)."""
+        missing = _pod_missing_proxy(pod, self.injected, self.missing_rep, self.reported)
+        if self.variants is not None:
+            _pod_image(pod, self.targets, self.variants, self.mismatched)
+        _pod_image_auto(pod, self.auto_rep)
+        _pod_uid(pod, self.uid_rep)
+        return missing
+
+    def finish(self) -> tuple[list[Diagnostic], set[tuple[str, str]]]:
+        objs = self.objs
+        image_rep, auto_deps, uid_deps, rest = Reporter(), Reporter(), Reporter(), Reporter()
+        _report_image(self.targets, self.mismatched, image_rep)
+        _deployments_image_auto(objs, auto_deps)
+        _deployments_uid(objs, uid_deps)
+        analyze_deprecation(objs, rest)
+        analyze_webhooks(objs, rest)
+        messages = [
+            *self.namespace_rep.messages,
+            *self.missing_rep.messages,
+            *image_rep.messages,
+            *self.auto_rep.messages,
+            *auto_deps.messages,
+            *self.uid_rep.messages,
+            *uid_deps.messages,
+            *rest.messages,
+        ]
+        return messages, set(self.reported)
 
 
 def dumps(messages: Iterable[Diagnostic]) -> str:

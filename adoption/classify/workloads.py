@@ -116,62 +116,189 @@ def aggregate(
     ``partial`` when some are, ``idle`` when none is counted, otherwise the most
     actionable pod state (missing-proxy > ambient-pending > opted-out > not-enrolled >
     ineligible)."""
-    from .versions import is_older, oldest
+    agg = WorkloadAgg(acc.namespace, acc.kind, acc.name, acc.labels, acc.from_object)
+    for p in acc.pods:
+        agg.add(p)
+    return agg.record(system, control_planes, revision_resolved)
 
-    rec = WorkloadRecord(namespace=acc.namespace, kind=acc.kind, name=acc.name, system=system)
-    rec.labels = dict(acc.labels) if acc.labels else (dict(acc.pods[0].labels) if acc.pods else {})
-    counted = [p for p in acc.pods if p.counted]
-    basis = counted or acc.pods
-    by_state: dict[str, int] = {}
-    for p in counted:
-        by_state[p.state] = by_state.get(p.state, 0) + 1
-    rec.pods_by_state = dict(sorted(by_state.items()))
-    rec.pods_total = len(counted)
-    rec.pods_meshed = sum(n for s, n in by_state.items() if s in MESHED_POD_STATES)
-    rec.pods_missing = by_state.get(PodState.MISSING_PROXY.value, 0)
-    modes = {p.mesh_mode for p in counted if p.state in MESHED_POD_STATES}
-    rec.mesh_mode = "none" if not modes else (modes.pop() if len(modes) == 1 else "mixed")
-    rec.injection_expected = any(p.injection_expected for p in basis)
-    rec.revision_requested = _most_common(p.revision_requested for p in basis)
-    rec.revision_used = _most_common(p.revision_used for p in basis)
-    rec.proxy_versions = sorted({p.proxy_version for p in counted if p.proxy_version})
-    rev = rec.revision_used or revision_resolved or rec.revision_requested
-    rec.control_plane_version = control_planes.get(rev) if rev else None
-    missing_times: list[datetime] = [
-        p.created for p in counted if p.state == PodState.MISSING_PROXY.value and p.created
-    ]
-    rec.missing_since = min(missing_times) if missing_times else None
-    for p in counted:
-        rec.proxy_cpu_request_m += p.proxy_cpu_request_m or 0
-        rec.proxy_cpu_limit_m += p.proxy_cpu_limit_m or 0
-        rec.proxy_memory_request_b += p.proxy_memory_request_b or 0
-        rec.proxy_memory_limit_b += p.proxy_memory_limit_b or 0
-    if rec.pods_total == 0:
-        rec.state = WorkloadState.IDLE.value
-        rec.reason = "no running pods (scaled to zero or finished); not counted"
-        if acc.pods:
-            rec.reason += f"; last pod: {acc.pods[0].reason}"
-    elif rec.pods_meshed == rec.pods_total:
-        rec.state = WorkloadState.MESHED.value
-        rec.reason = f"all {rec.pods_total} pod(s) in the mesh ({rec.mesh_mode})"
-    elif rec.pods_meshed:
-        rec.state = WorkloadState.PARTIAL.value
-        others = ", ".join(
-            f"{n} {s}" for s, n in rec.pods_by_state.items() if s not in MESHED_POD_STATES
+
+def _count(counts: dict[str, int], value: str | None) -> None:
+    if value:
+        counts[value] = counts.get(value, 0) + 1
+
+
+class WorkloadAgg:
+    """One workload's pods folded into running aggregates as they are classified, so a poll
+    never keeps its pods: everything `record` (and the MB codes) need, and nothing else."""
+
+    __slots__ = (
+        "namespace",
+        "kind",
+        "name",
+        "labels",
+        "from_object",
+        "pods",
+        "first",
+        "counted",
+        "by_state",
+        "modes",
+        "expected_all",
+        "expected_counted",
+        "requested_all",
+        "requested_counted",
+        "used_all",
+        "used_counted",
+        "versions",
+        "missing_since",
+        "cpu_request_m",
+        "cpu_limit_m",
+        "memory_request_b",
+        "memory_limit_b",
+        "first_reason",
+        "first_unmeshed_reason",
+        "codes",
+        "mb0004_revision",
+        "missing",
+        "missing_reason",
+    )
+
+    def __init__(
+        self,
+        namespace: str,
+        kind: str,
+        name: str,
+        labels: dict[str, str] | None = None,
+        from_object: bool = False,
+    ) -> None:
+        self.namespace, self.kind, self.name = namespace, kind, name
+        self.labels = labels or {}
+        self.from_object = from_object
+        self.pods = 0
+        self.first: PodRecord | None = None
+        self.counted = 0
+        self.by_state: dict[str, int] = {}
+        self.modes: set[str] = set()
+        self.expected_all = self.expected_counted = False
+        self.requested_all: dict[str, int] = {}
+        self.requested_counted: dict[str, int] = {}
+        self.used_all: dict[str, int] = {}
+        self.used_counted: dict[str, int] = {}
+        self.versions: set[str] = set()
+        self.missing_since: datetime | None = None
+        self.cpu_request_m = self.cpu_limit_m = 0
+        self.memory_request_b = self.memory_limit_b = 0
+        self.first_reason: dict[str, str] = {}  # counted pods: state -> first pod's reason
+        self.first_unmeshed_reason: str | None = None
+        self.codes: set[str] = set()
+        self.mb0004_revision: str | None = None
+        # counted missing-proxy pods without an IST0103 (MB0001): how many, the first's reason
+        self.missing = 0
+        self.missing_reason = ""
+
+    def add(self, p: PodRecord, ist0103: bool = False) -> None:
+        """Fold one pod in (``ist0103``: an IST0103 names the pod's namespace/name)."""
+        self.pods += 1
+        if self.first is None:
+            self.first = p
+        self.expected_all = self.expected_all or p.injection_expected
+        _count(self.requested_all, p.revision_requested)
+        _count(self.used_all, p.revision_used)
+        if p.diagnostics:
+            if "MB0004" in p.diagnostics and "MB0004" not in self.codes:
+                self.mb0004_revision = p.revision_requested
+            self.codes.update(p.diagnostics)
+        if not p.counted:
+            return
+        state = p.state
+        self.counted += 1
+        self.by_state[state] = self.by_state.get(state, 0) + 1
+        if state not in self.first_reason:
+            self.first_reason[state] = p.reason
+        if state in MESHED_POD_STATES:
+            self.modes.add(p.mesh_mode)
+        elif self.first_unmeshed_reason is None:
+            self.first_unmeshed_reason = p.reason
+        self.expected_counted = self.expected_counted or p.injection_expected
+        _count(self.requested_counted, p.revision_requested)
+        _count(self.used_counted, p.revision_used)
+        if p.proxy_version:
+            self.versions.add(p.proxy_version)
+        if state == PodState.MISSING_PROXY.value:
+            if p.created and (self.missing_since is None or p.created < self.missing_since):
+                self.missing_since = p.created
+            if not ist0103:
+                if not self.missing:
+                    self.missing_reason = p.reason
+                self.missing += 1
+        self.cpu_request_m += p.proxy_cpu_request_m or 0
+        self.cpu_limit_m += p.proxy_cpu_limit_m or 0
+        self.memory_request_b += p.proxy_memory_request_b or 0
+        self.memory_limit_b += p.proxy_memory_limit_b or 0
+
+    def record(
+        self, system: bool, control_planes: dict[str, str], revision_resolved: str | None
+    ) -> WorkloadRecord:
+        """The workload's record (see `aggregate`)."""
+        from .versions import is_older, oldest
+
+        rec = WorkloadRecord(
+            namespace=self.namespace, kind=self.kind, name=self.name, system=system
         )
-        rec.reason = f"{rec.pods_meshed} of {rec.pods_total} pod(s) in the mesh; {others}"
-        first = next((p for p in counted if p.state not in MESHED_POD_STATES), None)
-        if first is not None:
-            rec.reason += f" — {first.reason}"
-    else:
-        state = next(s for s in _STATE_PRIORITY if by_state.get(s.value))
-        rec.state = WorkloadState(state.value).value
-        first = next(p for p in counted if p.state == state.value)
-        rec.reason = first.reason
-    if rec.pods_meshed and rec.control_plane_version:
-        old = oldest(rec.proxy_versions)
-        rec.behind = is_older(old, rec.control_plane_version)
-    return rec
+        first = self.first
+        rec.labels = (
+            dict(self.labels) if self.labels else (dict(first.labels) if first is not None else {})
+        )
+        by_state = self.by_state
+        rec.pods_by_state = dict(sorted(by_state.items()))
+        rec.pods_total = self.counted
+        rec.pods_meshed = sum(n for s, n in by_state.items() if s in MESHED_POD_STATES)
+        rec.pods_missing = by_state.get(PodState.MISSING_PROXY.value, 0)
+        modes = set(self.modes)
+        rec.mesh_mode = "none" if not modes else (modes.pop() if len(modes) == 1 else "mixed")
+        if self.counted:
+            rec.injection_expected = self.expected_counted
+            rec.revision_requested = _most_common_counts(self.requested_counted)
+            rec.revision_used = _most_common_counts(self.used_counted)
+        else:
+            rec.injection_expected = self.expected_all
+            rec.revision_requested = _most_common_counts(self.requested_all)
+            rec.revision_used = _most_common_counts(self.used_all)
+        rec.proxy_versions = sorted(self.versions)
+        rev = rec.revision_used or revision_resolved or rec.revision_requested
+        rec.control_plane_version = control_planes.get(rev) if rev else None
+        rec.missing_since = self.missing_since
+        rec.proxy_cpu_request_m = self.cpu_request_m
+        rec.proxy_cpu_limit_m = self.cpu_limit_m
+        rec.proxy_memory_request_b = self.memory_request_b
+        rec.proxy_memory_limit_b = self.memory_limit_b
+        if rec.pods_total == 0:
+            rec.state = WorkloadState.IDLE.value
+            rec.reason = "no running pods (scaled to zero or finished); not counted"
+            if first is not None:
+                rec.reason += f"; last pod: {first.reason}"
+        elif rec.pods_meshed == rec.pods_total:
+            rec.state = WorkloadState.MESHED.value
+            rec.reason = f"all {rec.pods_total} pod(s) in the mesh ({rec.mesh_mode})"
+        elif rec.pods_meshed:
+            rec.state = WorkloadState.PARTIAL.value
+            others = ", ".join(
+                f"{n} {s}" for s, n in rec.pods_by_state.items() if s not in MESHED_POD_STATES
+            )
+            rec.reason = f"{rec.pods_meshed} of {rec.pods_total} pod(s) in the mesh; {others}"
+            if self.first_unmeshed_reason is not None:
+                rec.reason += f" — {self.first_unmeshed_reason}"
+        else:
+            state = next(s for s in _STATE_PRIORITY if by_state.get(s.value))
+            rec.state = WorkloadState(state.value).value
+            rec.reason = self.first_reason[state.value]
+        if rec.pods_meshed and rec.control_plane_version:
+            old = oldest(rec.proxy_versions)
+            rec.behind = is_older(old, rec.control_plane_version)
+        return rec
+
+
+def _most_common_counts(counts: dict[str, int]) -> str | None:
+    return max(counts, key=counts.__getitem__) if counts else None
 
 
 def _most_common(values: Iterable[str | None]) -> str | None:

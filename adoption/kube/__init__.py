@@ -25,8 +25,10 @@ from .listing import (
     core,
     core_in_namespace,
     custom,
+    decode_pods,
     list_items,
     namespaced_api,
+    stream_items,
 )
 
 __all__ = [
@@ -55,7 +57,9 @@ __all__ = [
     "core",
     "core_in_namespace",
     "custom",
+    "decode_pods",
     "discover",
     "list_items",
     "namespaced_api",
+    "stream_items",
 ]

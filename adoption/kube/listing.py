@@ -50,6 +50,139 @@ class _ObjectList(msgspec.Struct):
 _decoder = msgspec.json.Decoder(_ObjectList)
 
 
+# --- typed pod decode ------------------------------------------------------------------------
+# Only the pod fields the classifier and the capacity figures read (adoption/classify,
+# adoption/capacity.py): everything else in a pod (managedFields, volumes, probes, status
+# conditions, containerStatuses ...) is skipped by the parser instead of becoming dicts.
+# Leaves are ``Any`` so odd-but-parseable values reach the classifier's defensive accessors
+# exactly as the untyped decode would give them; a structural mismatch (metadata as a list,
+# containers as a string ...) fails the typed decode of that page, which then falls back to the
+# untyped decode (`_fetch_page`): one bad object never loses or fails a page.
+
+
+class _SecurityContext(msgspec.Struct):
+    runAsUser: Any = None  # noqa: N815 - Kubernetes field names
+
+
+class _Container(msgspec.Struct):
+    name: Any = None
+    image: Any = None
+    args: Any = None
+    env: Any = None
+    resources: Any = None
+    restartPolicy: Any = None  # noqa: N815
+    securityContext: _SecurityContext | None = None  # noqa: N815
+
+
+class _PodSpec(msgspec.Struct):
+    containers: list[_Container] | None = None
+    initContainers: list[_Container] | None = None  # noqa: N815
+    hostNetwork: Any = None  # noqa: N815
+    securityContext: _SecurityContext | None = None  # noqa: N815
+
+
+class _PodStatus(msgspec.Struct):
+    phase: Any = None
+
+
+class _PodMeta(msgspec.Struct):
+    name: Any = None
+    namespace: Any = None
+    labels: Any = None
+    annotations: Any = None
+    ownerReferences: Any = None  # noqa: N815
+    creationTimestamp: Any = None  # noqa: N815
+
+
+class _Pod(msgspec.Struct):
+    kind: Any = None
+    metadata: _PodMeta | None = None
+    spec: _PodSpec | None = None
+    status: _PodStatus | None = None
+
+
+class _PodList(msgspec.Struct):
+    items: list[_Pod] | None = None
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+_pod_decoder = msgspec.json.Decoder(_PodList)
+
+
+def _security_context(sc: _SecurityContext) -> dict[str, Any]:
+    return {} if sc.runAsUser is None else {"runAsUser": sc.runAsUser}
+
+
+def _container_dict(c: _Container) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if c.name is not None:
+        d["name"] = c.name
+    if c.image is not None:
+        d["image"] = c.image
+    if c.args is not None:
+        d["args"] = c.args
+    if c.env is not None:
+        d["env"] = c.env
+    if c.resources is not None:
+        d["resources"] = c.resources
+    if c.restartPolicy is not None:
+        d["restartPolicy"] = c.restartPolicy
+    if c.securityContext is not None:
+        d["securityContext"] = _security_context(c.securityContext)
+    return d
+
+
+def _pod_dict(p: _Pod) -> dict[str, Any]:
+    """The plain dict the classifier reads (fields absent or null in the JSON are left out,
+    which every accessor treats like the untyped decode's ``None``)."""
+    out: dict[str, Any] = {}
+    if p.kind is not None:
+        out["kind"] = p.kind
+    m = p.metadata
+    if m is not None:
+        md: dict[str, Any] = {}
+        if m.name is not None:
+            md["name"] = m.name
+        if m.namespace is not None:
+            md["namespace"] = m.namespace
+        if m.labels is not None:
+            md["labels"] = m.labels
+        if m.annotations is not None:
+            md["annotations"] = m.annotations
+        if m.ownerReferences is not None:
+            md["ownerReferences"] = m.ownerReferences
+        if m.creationTimestamp is not None:
+            md["creationTimestamp"] = m.creationTimestamp
+        out["metadata"] = md
+    sp = p.spec
+    if sp is not None:
+        sd: dict[str, Any] = {}
+        if sp.containers is not None:
+            sd["containers"] = [_container_dict(c) for c in sp.containers]
+        if sp.initContainers is not None:
+            sd["initContainers"] = [_container_dict(c) for c in sp.initContainers]
+        if sp.hostNetwork is not None:
+            sd["hostNetwork"] = sp.hostNetwork
+        if sp.securityContext is not None:
+            sd["securityContext"] = _security_context(sp.securityContext)
+        out["spec"] = sd
+    st = p.status
+    if st is not None:
+        out["status"] = {} if st.phase is None else {"phase": st.phase}
+    return out
+
+
+def decode_pods(data: bytes) -> _ObjectList:
+    """A pod list page: typed decode of the classifier's fields; the untyped decode when the
+    page does not fit the schema (raises `msgspec.DecodeError` for a body that is not JSON)."""
+    try:
+        page = _pod_decoder.decode(data)
+    except msgspec.ValidationError:
+        return _decoder.decode(data)
+    items = [_pod_dict(p) for p in page.items] if page.items is not None else None
+    return _ObjectList(items=items, metadata=page.metadata)
+
+
 T = TypeVar("T")
 
 
@@ -104,6 +237,7 @@ class Resource:
     name: str
     fetch: Callable[[client.ApiClient], Fetch]
     metadata_only: bool = False
+    typed_pods: bool = False  # decode only the pod fields the classifier reads (`decode_pods`)
 
 
 def core(method: str) -> Callable[[client.ApiClient], Fetch]:
@@ -325,7 +459,12 @@ def call_with_retries(
 
 
 def _fetch_page(
-    fetch: Fetch, kwargs: dict[str, Any], what: str, host: str, timeout: tuple[float, float]
+    fetch: Fetch,
+    kwargs: dict[str, Any],
+    what: str,
+    host: str,
+    timeout: tuple[float, float],
+    decode: Callable[[bytes], _ObjectList] = _decoder.decode,
 ) -> tuple[_ObjectList, int]:
     """One page: request, read the whole body (inside the retry), decode it."""
     resp = fetch(**kwargs, _request_timeout=timeout)
@@ -334,7 +473,7 @@ def _fetch_page(
     finally:
         resp.release_conn()
     try:
-        return _decoder.decode(data), len(data)
+        return decode(data), len(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         detail = (
             f"invalid UTF-8 at byte {exc.start}"
@@ -374,7 +513,14 @@ def list_pages(
             kwargs["_headers"] = headers
 
         page, size = call_with_retries(
-            functools.partial(_fetch_page, fetch, kwargs, resource.name, host),
+            functools.partial(
+                _fetch_page,
+                fetch,
+                kwargs,
+                resource.name,
+                host,
+                decode=decode_pods if resource.typed_pods else _decoder.decode,
+            ),
             resource.name,
             host,
             opts,
@@ -397,17 +543,35 @@ def list_items(
     api: client.ApiClient, resource: Resource, opts: ListOptions, stats: ListStats
 ) -> list[dict[str, Any]]:
     """All items of ``resource`` as one consistent list, restarting on 410 (bounded)."""
+    items: list[dict[str, Any]] = []
+    stream_items(api, resource, opts, stats, items.extend, items.clear)
+    return items
+
+
+def stream_items(
+    api: client.ApiClient,
+    resource: Resource,
+    opts: ListOptions,
+    stats: ListStats,
+    consume: Callable[[list[dict[str, Any]]], None],
+    reset: Callable[[], None],
+) -> None:
+    """Feed the items of ``resource`` to ``consume`` page by page, never holding more than one
+    page. A 410 restarts the list from the beginning (bounded): ``reset()`` is called first, so
+    the consumer discards what it folded in from the abandoned attempt."""
     for restart in range(opts.max_restarts + 1):
-        items: list[dict[str, Any]] = []
+        if restart:
+            reset()
         try:
             for page in list_pages(api, resource, opts, stats):
-                items.extend(page)
+                consume(page)
         except _Expired:
             stats.restarts += 1
             if restart >= opts.max_restarts:
                 break
             continue
-        return items
+        return
+    reset()
     raise KubeServerError(
         f"410 Expired listing {resource.name} on {safe_host(api.configuration.host)}: the continue "
         f"token expired {opts.max_restarts + 1} times in a row; the list is too slow for the "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -249,7 +248,8 @@ def test_it_resolves_mtls_mode_from_peer_authentications() -> None:
     assert (w["ratings-1"].mtls_mode, w["reviews-1"].mtls_mode) == ("PERMISSIVE", "STRICT")
 
 
-def test_it_classifies_50k_pods_quickly() -> None:
+def test_it_classifies_50k_pods_at_scale() -> None:
+    """Scale, not speed: 50k pods classify without error (timings live in benchmarks/)."""
     namespaces = [
         ns(f"ns{i}", **(ENABLED if i % 2 else {"istio.io/dataplane-mode": "ambient"}))
         for i in range(500)
@@ -275,8 +275,6 @@ def test_it_classifies_50k_pods_quickly() -> None:
                 {"metadata": {"name": w, "namespace": n}, "spec": {"selector": {"app": w}}}
             )
     objs = ClusterObjects(namespaces=namespaces, pods=pods, replicasets=rss, services=services)
-    start = time.perf_counter()
     res = classify_cluster(objs, ClassifyOptions())
-    elapsed = time.perf_counter() - start
     assert len(res.pods) == 50_000
-    assert elapsed < 10.0, elapsed  # generous for slow CI; ~1 s on a laptop, ~3 s here
+    assert sum(w.pods_total for w in res.workloads) == 50_000
