@@ -19,7 +19,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -500,11 +500,30 @@ def snapshot_cluster(
             # A bug or a database error: the traceback goes to the log, never into the stored
             # error; the task still ends normally (its outcome is the failed snapshot row).
             log.exception("poll of cluster %s failed: %s", cluster.name, message)
-        Snapshot.objects.filter(pk=snap.pk).update(
-            status=SnapshotStatus.FAILED,
-            finished_at=timezone.now(),
-            duration_ms=int((time.monotonic() - t0) * 1000),
-            error=message,
-        )
+        _record_failure(snap, message, t0)
+    except BaseException:
+        # SIGTERM from a worker shutting down (e.g. the broker went away) or a hard stop: record
+        # it if the database still answers, then let the interruption go on.
+        _record_failure(snap, f"poll of {cluster.name} was interrupted (worker stopping)", t0)
+        raise
     snap.refresh_from_db()
     return snap
+
+
+def _record_failure(snap: Snapshot, message: str, t0: float) -> None:
+    """Mark the snapshot failed. A broken database connection (killed backend) is replaced
+    first; if even that fails, the row stays ``running`` and the beat tick reaps it."""
+    for attempt in range(2):
+        try:
+            Snapshot.objects.filter(pk=snap.pk, status=SnapshotStatus.RUNNING).update(
+                status=SnapshotStatus.FAILED,
+                finished_at=timezone.now(),
+                duration_ms=int((time.monotonic() - t0) * 1000),
+                error=message,
+            )
+            return
+        except DatabaseError:
+            if attempt == 0:
+                connection.close()  # the next query opens a fresh connection
+            else:
+                log.exception("could not record the failure of snapshot %s", snap.pk)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
 import redis
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -57,3 +60,7 @@ def cluster_lock(
                 lock.release()
             except redis.exceptions.LockError:
                 pass  # expired meanwhile; nothing to release
+            except redis.exceptions.RedisError:
+                # Redis restarted or unreachable: the lock is gone with it or expires by TTL;
+                # the poll's outcome is already stored, so this must not fail the task.
+                log.warning("could not release the poll lock of cluster %s", cluster_id)

@@ -6,11 +6,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from celery import Task, shared_task
+from django.conf import settings
+from django.db.models import DateTimeField, ExpressionWrapper, F, Value
 from django.utils import timezone
 
 from . import collect, history
 from .locks import cluster_lock
-from .models import Cluster
+from .models import Cluster, Snapshot, SnapshotStatus
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +25,36 @@ def poll_due_clusters() -> list[int]:
     two beats, by mistake) never enqueue the same cluster twice for one interval.
     """
     now = timezone.now()
+    reap_abandoned(now)
     enqueued = []
     for cluster in Cluster.objects.due(now).only("pk", "poll_interval", "next_poll_at"):
         claimed = Cluster.objects.filter(pk=cluster.pk, next_poll_at=cluster.next_poll_at).update(
             next_poll_at=now + timedelta(seconds=cluster.poll_interval)
         )
         if claimed:
-            poll_cluster.delay(cluster.pk, now.isoformat())
+            # A poll still queued when its next one is due is dropped, not stacked: under
+            # overload the queue holds at most one poll per cluster.
+            poll_cluster.apply_async((cluster.pk, now.isoformat()), expires=cluster.poll_interval)
             enqueued.append(cluster.pk)
     return enqueued
+
+
+def reap_abandoned(now: datetime) -> int:
+    """Mark failed the snapshots left ``running`` longer than a poll can live (its worker died
+    and the message was lost, e.g. with a non-persistent broker): nothing will finish them."""
+    # started_at is the scheduled time: a poll may wait up to one interval in the queue (its
+    # message expires then), then live at most the lock TTL.
+    limit = ExpressionWrapper(
+        Value(now - timedelta(seconds=settings.MESHBOARD_POLL_LOCK_TTL))
+        - F("cluster__poll_interval") * Value(timedelta(seconds=1)),
+        output_field=DateTimeField(),
+    )
+    abandoned = Snapshot.objects.filter(status=SnapshotStatus.RUNNING, started_at__lt=limit)
+    return Snapshot.objects.filter(pk__in=abandoned.values("pk")).update(
+        status=SnapshotStatus.FAILED,
+        finished_at=now,
+        error="abandoned: no worker finished this poll (worker lost and message not redelivered)",
+    )
 
 
 @shared_task(

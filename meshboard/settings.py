@@ -267,7 +267,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = MESHBOARD_POLL_SOFT_TIME_LIMIT
 CELERY_TASK_TIME_LIMIT = MESHBOARD_POLL_TIME_LIMIT
 # Order matters: soft limit < hard limit < lock TTL < visibility timeout.
 MESHBOARD_POLL_LOCK_TTL = MESHBOARD_POLL_TIME_LIMIT + 60
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis redelivers a message whose worker vanished after this long: just past the lock TTL, so
+# a poll lost with its whole worker is re-run within minutes, not an hour.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": MESHBOARD_POLL_LOCK_TTL + 60}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TIMEZONE = "UTC"

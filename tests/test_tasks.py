@@ -90,3 +90,21 @@ def test_it_expires_the_lock_beyond_the_hard_time_limit() -> None:
         assert (
             settings.CELERY_TASK_TIME_LIMIT * 1000 < ttl <= settings.MESHBOARD_POLL_LOCK_TTL * 1000
         )
+
+
+@pytest.mark.django_db
+def test_it_reaps_polls_abandoned_by_a_lost_worker(sim, cluster):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    ttl = settings.MESHBOARD_POLL_LOCK_TTL + cluster.poll_interval
+    old = Snapshot.objects.create(cluster=cluster, started_at=now - timedelta(seconds=ttl + 5))
+    recent = Snapshot.objects.create(cluster=cluster, started_at=now - timedelta(seconds=ttl - 60))
+
+    assert tasks.reap_abandoned(now) == 1
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.status == SnapshotStatus.FAILED and "abandoned" in old.error
+    assert recent.status == SnapshotStatus.RUNNING
