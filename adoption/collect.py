@@ -24,7 +24,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import capacity, kube, store
-from .classify import ClassifyOptions, ClusterObjects, ClusterResult, classify_cluster
+from .classify import (
+    ClassifyOptions,
+    ClusterObjects,
+    ClusterResult,
+    WorkloadRecord,
+    classify_cluster,
+)
 from .classify.cluster import Classifier, gc_paused
 from .models import Cluster, Snapshot, SnapshotStatus, Waiver
 from .org import resolver_for
@@ -360,40 +366,10 @@ def classify_read(
     ns_labels = {ns.name: ns.labels for ns in result.namespaces}
     workloads = [
         WorkloadRow(
-            namespace=w.namespace,
-            kind=w.kind,
-            name=w.name,
+            **_from_record(w),
             tribe=resolver.tribe(w.namespace, ns_labels.get(w.namespace)),
             squad=resolver.squad(w.namespace, w.name, w.labels),
             squad_label=str(w.labels.get(settings.CLUSTER_LABEL_SQUAD, ""))[:100],
-            system=w.system,
-            state=w.state,
-            reason=w.reason,
-            pods_total=w.pods_total,
-            pods_meshed=w.pods_meshed,
-            pods_missing=w.pods_missing,
-            mesh_mode=w.mesh_mode,
-            injection_expected=w.injection_expected,
-            revision_requested=w.revision_requested or "",
-            revision_used=w.revision_used or "",
-            proxy_versions=list(w.proxy_versions),
-            control_plane_version=w.control_plane_version or "",
-            behind=w.behind,
-            proxy_cpu_request_m=w.proxy_cpu_request_m,
-            proxy_cpu_limit_m=w.proxy_cpu_limit_m,
-            proxy_memory_request_b=w.proxy_memory_request_b,
-            proxy_memory_limit_b=w.proxy_memory_limit_b,
-            missing_since=w.missing_since,
-            services=list(w.services),
-            has_virtualservice=w.has_virtualservice,
-            has_destinationrule=w.has_destinationrule,
-            timeout=w.timeout,
-            retries=w.retries,
-            fault=w.fault,
-            circuit_breaking=w.circuit_breaking,
-            outlier_detection=w.outlier_detection,
-            mtls_mode=w.mtls_mode,
-            diagnostics=list(w.diagnostics),
             waived=any(
                 x.covers(cluster.pk, w.namespace, w.kind, w.name)
                 for x in waivers.get(w.namespace, ())
@@ -402,6 +378,29 @@ def classify_read(
         for w in result.workloads
     ]
     return result, *_storable(workloads, namespaces, read.stats)
+
+
+# WorkloadRow = the classifier's WorkloadRecord (same field names) + what the poll resolves.
+_RESOLVED = frozenset({"tribe", "squad", "squad_label", "waived"})
+_COPIED = tuple(f.name for f in dataclasses.fields(WorkloadRow) if f.name not in _RESOLVED)
+
+
+def _from_record(w: WorkloadRecord) -> dict[str, Any]:
+    """The classifier's fields of a workload, as stored: optional strings become "" and lists
+    are copied."""
+    values: dict[str, Any] = {}
+    for name in _COPIED:
+        value = getattr(w, name)
+        if isinstance(value, list):
+            value = list(value)
+        elif value is None and name in (
+            "revision_requested",
+            "revision_used",
+            "control_plane_version",
+        ):
+            value = ""
+        values[name] = value
+    return values
 
 
 _SECRETS = (
