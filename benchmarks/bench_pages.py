@@ -3,11 +3,16 @@
     cd /work/main && export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
     /work/venv/bin/python benchmarks/bench_pages.py [--clients 20 --seconds 30] [--reuse]
 
-Seeds (unless ``--reuse``) 365 days × 20 clusters × 5,000 workloads with `seed_history`, starts
-gunicorn (2 workers × 4 threads, as the quick start does) on the benchmark database, and drives
-it from this second process over loopback with ``--clients`` threads, each with a logged-in
-session, for ``--seconds`` per page. Prints requests/s and latency percentiles per page, with
-``/healthz`` (no database, no template) as the baseline measured in the same run.
+Seeds (unless ``--reuse``) 365 days × 20 clusters × 5,000 workloads with `seed_history`, which
+writes rollups only, then gives each cluster's latest snapshot its 5,000 workload and 200
+namespace observations (`bench_store.synth_rows`, renamed to the seeded tribes and squads, so a
+tribe has ~12,500 current workloads and thousands of to-do items) and the Tribe/Squad rows a poll
+creates. Starts gunicorn with the quick start's web command line (`quickstart.GUNICORN_ARGS`) on
+the benchmark database and drives it from this second process over loopback with wrk
+(``--clients`` connections, each with the same logged-in session; Python threads when wrk is
+missing) for ``--seconds`` per page. Prints requests/s and latency percentiles per page (p95
+from wrk's own histogram through a Lua ``done`` hook), with ``/healthz`` (no database, no
+template) as the baseline measured in the same run.
 Target (issue): overview and tribe pages p95 < 150 ms.
 """
 
@@ -19,8 +24,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -30,6 +37,12 @@ from benchmarks._common import machine, print_table, setup_django, verdict  # no
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P95_MS = 150.0
+# wrk keeps a full latency histogram but prints only the 50/75/90/99th percentiles.
+WRK_P95 = """
+done = function(summary, latency, requests)
+  io.write(string.format("p95_us=%d\\n", latency:percentile(95)))
+end
+"""
 
 
 def _session_cookie() -> str:
@@ -44,6 +57,58 @@ def _session_cookie() -> str:
     store["_auth_user_hash"] = user.get_session_auth_hash()
     store.create()
     return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def _observations(workloads: int) -> int:
+    """Give each seeded cluster's latest snapshot its current workloads and namespaces, as a poll
+    would have stored them (`seed_history` writes rollups only), plus the Tribe/Squad rows a
+    poll creates. Idempotent: a snapshot that has observations is left alone. Returns how many
+    snapshots got rows."""
+    from dataclasses import replace
+
+    from django.db import transaction
+
+    from adoption import progress, store
+    from adoption.management.commands.seed_history import SQUAD_WORDS, TRIBE_NAMES
+    from adoption.models import NamespaceObservation, Snapshot, WorkloadObservation
+    from benchmarks.bench_store import synth_rows
+
+    def tribe(name: str) -> str:  # synth_rows' "tribe-3" → the seeded "identity"
+        return TRIBE_NAMES[int(name.removeprefix("tribe-"))] if name else ""
+
+    done = 0
+    ids = progress.latest_snapshot_ids()
+    have = set(
+        WorkloadObservation.objects.filter(snapshot_id__in=ids)
+        .values_list("snapshot_id", flat=True)
+        .distinct()
+    )
+    for snap in Snapshot.objects.filter(pk__in=set(ids) - have).order_by("pk"):
+        rows, namespaces = synth_rows(workloads, seed=snap.cluster_id)
+        namespaces = [replace(n, tribe=tribe(n.tribe)) for n in namespaces]
+        rows = [
+            replace(
+                w,
+                tribe=tribe(w.tribe),
+                squad=SQUAD_WORDS[int(w.squad.removeprefix("squad-"))] if w.tribe else w.squad,
+                missing_since=snap.started_at if w.state == "missing-proxy" else None,
+            )
+            for w in rows
+        ]
+        with transaction.atomic():
+            store._copy_workloads(snap, rows)
+            NamespaceObservation.objects.bulk_create(
+                NamespaceObservation(
+                    snapshot=snap,
+                    cluster_id=snap.cluster_id,
+                    observed_at=snap.started_at,
+                    **{**asdict(n), "conflicts": n.conflicts or [], "labels": n.labels or {}},
+                )
+                for n in namespaces
+            )
+            store._ensure_org(rows, namespaces)
+        done += 1
+    return done
 
 
 def _load(
@@ -89,6 +154,8 @@ def _wrk(
 
     if not shutil.which("wrk"):
         return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_P95)
     out = subprocess.run(
         [
             "wrk",
@@ -96,6 +163,8 @@ def _wrk(
             f"-c{clients}",
             f"-d{int(seconds)}s",
             "--latency",
+            "-s",
+            script.name,
             "-H",
             f"Cookie: {cookie}",
             "-H",
@@ -113,15 +182,22 @@ def _wrk(
             return float("nan")
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
+    Path(script.name).unlink()
+    p95 = re.search(r"^p95_us=([\d.]+)", out, re.M)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": float(rps.group(1)) if rps else float("nan"),
         "p50": ms("50%"),
         "p90": ms("90%"),
+        "p95": float(p95.group(1)) / 1000 if p95 else float("nan"),
         "p99": ms("99%"),
         "errors": float(non2xx.group(1)) if non2xx else 0.0,
     }
+
+
+def _load_average() -> str:
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -147,9 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         call_command(
             "seed_history", clusters=args.clusters, workloads=args.workloads, days=args.days
         )
-    from adoption.models import Tribe
+    added = _observations(args.workloads)
+    if added:
+        print(f"stored the current observations of {added} clusters' latest snapshots")
+    from adoption.models import Tribe, WorkloadObservation
 
-    tribe = Tribe.objects.values_list("name", flat=True).first() or "payments"
+    # a tribe with workloads missing a proxy (each has ~1,250 of its ~12,500 current ones)
+    tribe = (
+        WorkloadObservation.objects.filter(state="missing-proxy")
+        .exclude(tribe="")
+        .values_list("tribe", flat=True)
+        .first()
+    ) or Tribe.objects.values_list("name", flat=True).first()
     cookie = _session_cookie()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "meshboard.settings"}
     server = subprocess.Popen(
@@ -186,38 +271,41 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for _, path in pages:  # warm-up: caches, connections, JIT of the interpreter paths
             _load(args.port, path, cookie, 2, 2)
-        rows, p95 = [], {}
+        rows: list[list[object]] = []
+        p95: dict[str, float] = {}
+        errors: dict[str, int] = {}
         base = None
         if _wrk(args.port, "/healthz", cookie, 2, 1) is not None:
             for label, path in pages:
                 r = _wrk(args.port, path, cookie, args.clients, args.seconds)
                 assert r is not None
-                # wrk prints the 50/75/90/99th percentiles; p95 lies between p90 and p99
-                p95[label] = r["p99"]
+                p95[label] = r["p95"]
+                errors[label] = int(r["errors"])
                 rows.append(
                     [
                         label,
                         f"{r['rps']:.1f}",
                         f"{r['p50']:.1f}",
                         f"{r['p90']:.1f}",
+                        f"{r['p95']:.1f}",
                         f"{r['p99']:.1f}",
                         int(r["errors"]),
                     ]
                 )
             print_table(
                 f"wrk, {args.clients} connections, {args.days} d × {args.clusters} clusters × "
-                f"{args.workloads:,} workloads ({machine()})",
-                ["page", "req/s", "p50 ms", "p90 ms", "p99 ms (≥ p95)", "non-2xx"],
+                f"{args.workloads:,} workloads ({machine()}, load average {_load_average()})",
+                ["page", "req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "non-2xx"],
                 rows,
             )
-            ok = all(p95[label] < TARGET_P95_MS for label, _ in pages[1:])
+            ok = all(p95[label] < TARGET_P95_MS and not errors[label] for label, _ in pages[1:])
             print(
-                f"target p95 < {TARGET_P95_MS:.0f} ms (checked on p99) for overview and tribe: "
+                f"target p95 < {TARGET_P95_MS:.0f} ms for overview and tribe, no errors: "
                 f"{verdict(ok)}"
             )
             return 0
         for label, path in pages:
-            lat, errors = _load(args.port, path, cookie, args.clients, args.seconds)
+            lat, errors[label] = _load(args.port, path, cookie, args.clients, args.seconds)
             p50, p95[label], p99 = _pct(lat, 0.5), _pct(lat, 0.95), _pct(lat, 0.99)
             base = base or statistics.median(lat)
             rows.append(
@@ -228,14 +316,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{p50:.1f}",
                     f"{p95[label]:.1f}",
                     f"{p99:.1f}",
-                    errors,
+                    errors[label],
                     f"{statistics.median(lat) / base:.1f}×",
                 ]
             )
         print_table(
             f"{args.clients} concurrent readers, {args.days} d × {args.clusters} clusters × "
             f"{args.workloads:,} "
-            f"workloads ({machine()})",
+            f"workloads ({machine()}, load average {_load_average()})",
             [
                 "page",
                 "requests",
@@ -248,8 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             ],
             rows,
         )
-        ok = all(p95[label] < TARGET_P95_MS for label, _ in pages[1:])
-        print(f"target p95 < {TARGET_P95_MS:.0f} ms for overview and tribe: {verdict(ok)}")
+        ok = all(p95[label] < TARGET_P95_MS and not errors[label] for label, _ in pages[1:])
+        print(
+            f"target p95 < {TARGET_P95_MS:.0f} ms for overview and tribe, no errors: {verdict(ok)}"
+        )
         return 0
     finally:
         server.terminate()

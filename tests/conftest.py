@@ -20,6 +20,17 @@ pytest_plugins = ("celery.contrib.pytest",)
 SIM_TIME = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_page_cache() -> Iterator[None]:
+    """Pages cache their bodies per process and data version; an empty database has the same
+    version in every test, so no test may read a page another test rendered."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def viewer(django_user_model):  # type: ignore[no-untyped-def]
     return django_user_model.objects.create_user("viewer", password="viewer-pass-123")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -134,19 +130,3 @@ def trend_chart(
     tlines = [line for m in TREND_METRICS for line in target_lines(targets, m)]
     rows = [(p.at, [p.value(m) for m in TREND_METRICS]) for p in points]
     return charts.metric_lines(lines, targets=tlines), rows, grain, cost
-
-
-def cached(kind: str, key: dict[str, Any], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """A page's expensive, user-independent parts, cached per process until the data changes
-    (`progress.data_version`) or for MESHBOARD_PAGE_CACHE_SECONDS at most, and per day (the
-    "today" of forecasts and date defaults). The returned ``fragment_key`` lets the template
-    cache its rendering of those parts too (``{% cache %}``)."""
-    parts = [kind, progress.data_version(), timezone.now().date().isoformat()]
-    parts += [f"{k}={v}" for k, v in sorted(key.items())]
-    cache_key = "page:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
-    value: dict[str, Any] | None = cache.get(cache_key)
-    if value is None:
-        value = build()
-        cache.set(cache_key, value, settings.MESHBOARD_PAGE_CACHE_SECONDS)
-    seconds = settings.MESHBOARD_PAGE_CACHE_SECONDS
-    return {**value, "fragment_key": cache_key, "fragment_seconds": seconds}

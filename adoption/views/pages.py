@@ -13,6 +13,7 @@ from django_tables2 import RequestConfig
 
 from .. import charts, metrics, progress
 from ..filters import WorkloadFilter
+from ..forms import PageFilterForm
 from ..models import (
     Cluster,
     NamespaceObservation,
@@ -25,8 +26,16 @@ from ..models import (
 )
 from ..org import UNASSIGNED
 from ..tables import WorkloadTable
-from .common import TargetView, cached, headline, page_filters, target_views, trend_chart
+from .common import TargetView, headline, page_filters, target_views, trend_chart
 from .fleet import restart_command
+from .rendered import (
+    cached_body,
+    cached_fragment,
+    data_version,
+    query_key,
+    render_page,
+    tribe_names,
+)
 
 BAR_METRIC = metrics.Metric.WORKLOADS_MESHED
 
@@ -61,14 +70,16 @@ def _group_bars(scope: progress.Scope, group_by: str, targets: list[Target]) -> 
     return charts.bars_with_targets(rows, metric_label=metrics.DEFS[BAR_METRIC].label), rows
 
 
+FILTER_FIELDS = list(PageFilterForm.base_fields)
+
+
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    form, f = page_filters(request)
-    scope = progress.Scope(
-        environment=f.get("environment") or None, cluster=f.get("cluster") or None
-    )
-
     def build() -> dict[str, Any]:
+        form, f = page_filters(request)
+        scope = progress.Scope(
+            environment=f.get("environment") or None, cluster=f.get("cluster") or None
+        )
         org_targets = target_views(
             list(Target.objects.filter(scope=ScopeKind.ORG).select_related("cluster"))
         )
@@ -76,6 +87,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         tribe_targets = list(Target.objects.filter(scope=ScopeKind.TRIBE).select_related("tribe"))
         bars, bar_rows = _group_bars(scope, "tribe", tribe_targets)
         return {
+            "form": form,
+            "f": f,
+            "scope": scope,
             "figures": headline(scope, f["since"]),
             "trend": trend,
             "trend_rows": trend_rows,
@@ -86,13 +100,20 @@ def overview(request: HttpRequest) -> HttpResponse:
             "targets": org_targets,
         }
 
-    ctx = cached("overview", {**f, "scope": scope}, build) | {
-        "form": form,
-        "f": f,
-        "scope": scope,
-        "clusters": Cluster.objects.with_latest_snapshot(),
-    }
-    return render(request, "adoption/overview.html", ctx)
+    body = cached_body(
+        request,
+        "overview",
+        {"q": query_key(request, FILTER_FIELDS)},
+        "adoption/overview.html",
+        build,
+    )
+    health = cached_fragment(
+        request,
+        "polling-health",
+        "adoption/partials/polling_health.html",
+        lambda: {"clusters": list(Cluster.objects.with_latest_snapshot())},
+    )
+    return render_page(request, "Overview", body, health)
 
 
 TODO_ROWS = 50
@@ -132,14 +153,17 @@ def _todo(snapshot_ids: list[int], tribe: str) -> dict[str, dict[str, Any]]:
 @require_GET
 def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
     stored = _tribe_param(tribe)
-    if stored and not Tribe.objects.filter(name=stored).exists():
-        raise Http404("No such tribe")
-    form, f = page_filters(request)
-    scope = progress.Scope(
-        tribe=stored, environment=f.get("environment") or None, cluster=f.get("cluster") or None
-    )
+    data_version(request)  # so that the tribe names come from the cache of this version
+    if stored and stored not in (tribe_names(request) or ()):
+        # not among the tribes of this data version: ask the table (a tribe added since)
+        if not Tribe.objects.filter(name=stored).exists():
+            raise Http404("No such tribe")
 
     def build() -> dict[str, Any]:
+        form, f = page_filters(request)
+        scope = progress.Scope(
+            tribe=stored, environment=f.get("environment") or None, cluster=f.get("cluster") or None
+        )
         targets = list(
             Target.objects.filter(tribe__name=stored).select_related("tribe", "squad", "cluster")
         )
@@ -155,6 +179,10 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
         ns_total = ns_qs.count() if len(namespaces) == TODO_ROWS else len(namespaces)
         ns_names = set(ns_qs.values_list("namespace", flat=True).distinct())
         return {
+            "tribe": tribe,
+            "form": form,
+            "f": f,
+            "today": timezone.now().date(),
             "figures": headline(scope, f["since"]),
             "trend": trend,
             "trend_rows": trend_rows,
@@ -171,13 +199,14 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
             ),
         }
 
-    ctx = cached("tribe", {**f, "scope": scope}, build) | {
-        "tribe": tribe,
-        "form": form,
-        "f": f,
-        "today": timezone.now().date(),
-    }
-    return render(request, "adoption/tribe.html", ctx)
+    body = cached_body(
+        request,
+        "tribe",
+        {"tribe": stored, "q": query_key(request, FILTER_FIELDS)},
+        "adoption/tribe.html",
+        build,
+    )
+    return render_page(request, f"Tribe {tribe}", body)
 
 
 @require_GET
