@@ -400,6 +400,12 @@ class RollupCounts(models.Model):
         abstract = True
 
 
+# The count columns, carried in the covering indexes the series query reads (index-only scans).
+COUNT_COLUMNS = [
+    f.name for f in RollupCounts._meta.local_fields if f.name not in ("tribe", "squad")
+]
+
+
 class SnapshotRollup(RollupCounts):
     """Per good snapshot (recent window): the fine-grained series."""
 
@@ -468,10 +474,44 @@ class DailyTotal(RollupCounts):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "day"], name="dailytotal_unique")]
-        # the unique index (cluster, day) also serves the carry-forward probe
+        indexes = [
+            # the carry-forward probe of the org-wide series: a cluster's latest day at or before
+            # a point and its figures, from the index alone
+            models.Index(
+                fields=["cluster", "day"], include=COUNT_COLUMNS, name="dailytotal_series_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.cluster_id} total"
+
+
+class DailyTribeTotal(RollupCounts):
+    """Per (day, cluster, tribe): a `DailyRollup` day summed over the tribe's squads (its
+    namespace row included; ``squad`` is always empty).
+
+    Tribe-scoped and per-tribe series read these — one row per cluster, day and tribe instead of
+    one per squad. Written with the day's `DailyRollup` rows (`store.write_rollups`), so
+    re-resolution keeps it right; retention never deletes daily rows.
+    """
+
+    day = models.DateField()
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
+    observed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # also the series query's index: a cluster's tribe row(s) at its carried-forward day
+            models.UniqueConstraint(
+                fields=["cluster", "day", "tribe"],
+                include=COUNT_COLUMNS,
+                name="dailytribetotal_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.cluster_id} {self.tribe} total"
 
 
 class ScopeKind(models.TextChoices):

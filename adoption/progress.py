@@ -4,8 +4,8 @@ All of them are aggregates over the rollup tables, never loops over observations
 
 - `sums_at` — summed rollup counts for a scope at given points in time. Across clusters a
   point's value is the sum of each cluster's latest rollup at or before that point (DESIGN §3:
-  a cluster whose polls fail keeps its last good figures), computed in one SQL statement whose
-  cost follows the number of points × clusters, not the history stored.
+  a cluster whose polls fail keeps its last good figures), computed in one SQL statement of
+  index probes whose cost follows the number of points × clusters, not the history stored.
 - `metric_series` — a metric over a date range: per-snapshot points for short ranges, daily
   points otherwise.
 """
@@ -24,6 +24,7 @@ from .models import (
     Cluster,
     DailyRollup,
     DailyTotal,
+    DailyTribeTotal,
     RollupCounts,
     ScopeKind,
     Snapshot,
@@ -110,14 +111,56 @@ def _row_filter(scope: Scope) -> tuple[str, list[Any]]:
     return (" AND " + " AND ".join(sql)) if sql else "", params
 
 
-def _table(scope: Scope, grain: Grain, group_by: str | None) -> tuple[str, str, str]:
-    """(table, time column, SQL type of points): org-wide daily figures read the per-cluster
-    totals; anything narrower reads the per-group rollups."""
+# Each cluster's latest day at or before a point is first looked for among this many days
+# before it: the backward index probe then reads a handful of entries, not the rest of an index
+# page of that cluster's history (a B-tree page is read whole). A cluster silent longer is
+# found by the unbounded probe that follows.
+RECENT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class _Source:
+    lookup: str  # where each cluster's latest time at or before a point is found
+    rows: str  # the rows summed at that time
+    tcol: str  # time column of both
+    ptype: str  # SQL type of the points
+    one_per_cluster: bool  # at most one row per (point, group, cluster): no DISTINCT needed
+    recent: str | None = None  # SQL lower bound of the first, bounded lookup
+
+
+def _source(scope: Scope, grain: Grain, group_by: str | None) -> _Source:
+    """Which tables a query reads. Per snapshot: `SnapshotRollup`. Per day, each cluster's
+    latest day comes from `DailyTotal` (one row per cluster and day) and the figures from the
+    narrowest table that still holds the scope: `DailyTotal` for the whole org, `DailyTribeTotal`
+    for a tribe or per tribe, `DailyRollup` for squads."""
+    by_squad = scope.squad is not None or group_by == "squad"
     if grain == "snapshot":
-        return SnapshotRollup._meta.db_table, "observed_at", "timestamptz"
-    if scope.tribe is None and scope.squad is None and group_by is None:
-        return DailyTotal._meta.db_table, "day", "date"
-    return DailyRollup._meta.db_table, "day", "date"
+        table = SnapshotRollup._meta.db_table
+        unique = scope.tribe is not None and by_squad
+        return _Source(table, table, "observed_at", "timestamptz", unique)
+    total = DailyTotal._meta.db_table
+    if by_squad:
+        rows, unique = DailyRollup._meta.db_table, scope.tribe is not None
+    elif scope.tribe is not None or group_by == "tribe":
+        rows, unique = DailyTribeTotal._meta.db_table, True
+    else:
+        rows, unique = total, True
+    return _Source(total, rows, "day", "date", unique, f"pts.p - {RECENT_DAYS}")
+
+
+def _latest(src: _Source, columns: str) -> str:
+    """SQL: ``columns`` of the lookup row of cluster ``c`` latest at or before point ``pts.p``
+    (nothing when it has none). One index probe: the bounded one when it finds a row (LIMIT 1
+    stops the UNION ALL there), else the unbounded one."""
+    t = src.tcol
+    where = f"FROM {src.lookup} x WHERE x.cluster_id = c.id AND x.{t} <= pts.p"
+    order = f"ORDER BY x.{t} DESC LIMIT 1"
+    if src.recent is None:
+        return f"SELECT {columns} {where} {order}"
+    return (
+        f"(SELECT {columns} {where} AND x.{t} > {src.recent} {order}) "
+        f"UNION ALL (SELECT {columns} {where} {order}) LIMIT 1"
+    )
 
 
 def sums_at(
@@ -125,37 +168,42 @@ def sums_at(
 ) -> list[Point] | dict[str, list[Point]]:
     """Summed counts at each point (carry-forward per cluster); optionally grouped by tribe/squad.
 
-    1. For every (point, enabled cluster in scope): the cluster's latest rollup time ≤ point
-       (an index probe on (cluster, time)); materialized so Postgres probes once per pair.
-    2. Join the rollup rows at that time, filtered to the scope's tribe/squad, and sum per
-       point (and group).
-    3. Count the clusters contributing to each point and group, and those carried forward
-       (no newer data).
+    For every (point, enabled cluster in scope), a lateral index probe finds the cluster's
+    latest time ≤ point (backward on (cluster, time), bounded to the last `RECENT_DAYS` days
+    first), then the rows of the scope at that (cluster, time) are fetched by index and summed
+    per point (and group), with the clusters contributing and those carried forward (no newer
+    data). Every step is an index probe per (point, cluster): the cost follows points ×
+    clusters, not the history stored. Org-wide daily figures read the `DailyTotal` row in the
+    probe itself; the daily tables' covering indexes make the reads index-only.
     """
     if not points:
         return {} if group_by else []
-    table, tcol, ptype = _table(scope, grain, group_by)
+    src = _source(scope, grain, group_by)
     cfilter, cparams = _cluster_filter(scope)
     rfilter, rparams = _row_filter(scope)
     gcol = {"tribe": "r.tribe", "squad": "r.squad", None: "''"}[group_by]
     sums = ", ".join(f"SUM(r.{c})::bigint" for c in COUNTS)
-    latest = f"""
-        WITH pts AS (SELECT unnest(%s::{ptype}[]) AS p),
-        latest AS MATERIALIZED (
-            SELECT pts.p, c.id AS cluster_id,
-                   (SELECT max(x.{tcol}) FROM {table} x
-                    WHERE x.cluster_id = c.id AND x.{tcol} <= pts.p) AS t
-            FROM pts CROSS JOIN {Cluster._meta.db_table} c
-            WHERE {cfilter}
-        )"""
-    sql = f"""{latest}
-        SELECT l.p, {gcol} AS g, {sums}, COUNT(DISTINCT l.cluster_id),
-               COUNT(DISTINCT l.cluster_id) FILTER (WHERE l.t < l.p)
-        FROM latest l JOIN {table} r ON r.cluster_id = l.cluster_id AND r.{tcol} = l.t {rfilter}
-        GROUP BY l.p, g ORDER BY l.p, g
+    t = src.tcol
+    needed = [t, *([group_by] if group_by else []), *COUNTS]  # what the covering indexes hold
+    if src.rows == src.lookup == DailyTotal._meta.db_table:  # one row per cluster and day
+        scoped = _latest(src, ", ".join(f"x.{c}" for c in needed))
+    else:
+        # OFFSET 0 fences the subquery: one probe per (point, cluster), never a hash join
+        # over the whole history
+        scoped = f"""SELECT {", ".join(f"r.{c}" for c in needed)} FROM {src.rows} r
+            WHERE r.cluster_id = c.id AND r.{t} = ({_latest(src, f"x.{t}")}) {rfilter}
+            OFFSET 0"""
+    distinct = "" if src.one_per_cluster else "DISTINCT "
+    sql = f"""
+        WITH pts AS (SELECT unnest(%s::{src.ptype}[]) AS p)
+        SELECT pts.p, {gcol} AS g, {sums}, COUNT({distinct}c.id),
+               COUNT({distinct}c.id) FILTER (WHERE r.{t} < pts.p)
+        FROM pts CROSS JOIN {Cluster._meta.db_table} c CROSS JOIN LATERAL ({scoped}) r
+        WHERE {cfilter}
+        GROUP BY pts.p, g ORDER BY pts.p, g
     """  # noqa: S608 - identifiers are ours; values are parameters
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(points), *cparams, *rparams])
+        cursor.execute(sql, [sorted(set(points)), *rparams, *cparams])
         rows = cursor.fetchall()
     grouped: dict[str, dict[Any, Point]] = {}
     for p, g, *values, n, carried in rows:

@@ -20,6 +20,7 @@ from django.db import connection
 from .models import (
     DailyRollup,
     DailyTotal,
+    DailyTribeTotal,
     NamespaceObservation,
     RollupCounts,
     Snapshot,
@@ -201,7 +202,8 @@ def write_snapshot(
 
 
 def write_rollups(snapshot: Snapshot, counts: Mapping[tuple[str, str], Mapping[str, int]]) -> None:
-    """Per-snapshot rollup rows, and the day's rows when this is the day's latest good snapshot."""
+    """Per-snapshot rollup rows, and the day's rows when this is the day's latest good snapshot:
+    per (tribe, squad) group, per tribe (`DailyTribeTotal`) and per cluster (`DailyTotal`)."""
     SnapshotRollup.objects.filter(snapshot=snapshot).delete()
     SnapshotRollup.objects.bulk_create(
         SnapshotRollup(
@@ -220,9 +222,12 @@ def write_rollups(snapshot: Snapshot, counts: Mapping[tuple[str, str], Mapping[s
         return  # a later snapshot of that day already stands for it (back-fill out of order)
     existing.delete()
     totals = dict.fromkeys(COUNT_FIELDS, 0)
-    for c in counts.values():
+    per_tribe: dict[str, dict[str, int]] = {}
+    for (tribe, _), c in counts.items():
+        tribe_totals = per_tribe.setdefault(tribe, dict.fromkeys(COUNT_FIELDS, 0))
         for key in COUNT_FIELDS:
             totals[key] += c[key]
+            tribe_totals[key] += c[key]
     DailyTotal.objects.update_or_create(
         day=day,
         cluster_id=snapshot.cluster_id,
@@ -245,4 +250,17 @@ def write_rollups(snapshot: Snapshot, counts: Mapping[tuple[str, str], Mapping[s
             **c,
         )
         for (tribe, squad), c in counts.items()
+    )
+    DailyTribeTotal.objects.filter(day=day, cluster_id=snapshot.cluster_id).delete()
+    DailyTribeTotal.objects.bulk_create(
+        DailyTribeTotal(
+            day=day,
+            cluster_id=snapshot.cluster_id,
+            snapshot=snapshot,
+            observed_at=snapshot.started_at,
+            tribe=tribe,
+            squad="",
+            **c,
+        )
+        for tribe, c in per_tribe.items()
     )

@@ -4,8 +4,9 @@
         [--tribes 8 --squads-per-tribe 5] [--snapshot-days 2] [--seed 1]
 
 Writes Cluster rows ``bench-01..NN`` and, per cluster and day, one DailyRollup row per
-(tribe, squad) group plus one namespace row per tribe (squad ""), like `store.write_rollups`
-does — directly with COPY, no observations. With ``--snapshot-days N`` (default 2) the last N
+(tribe, squad) group plus one namespace row per tribe (squad ""), and their sums per tribe
+(DailyTribeTotal) and per cluster (DailyTotal), like `store.write_rollups` does — directly with
+COPY, no observations. With ``--snapshot-days N`` (default 2) the last N
 days also get per-snapshot SnapshotRollup rows (one ok Snapshot per cluster every 6 hours).
 Adoption rises over time along a per-group logistic curve; everything is a pure function of
 ``--seed``. Idempotent: it first deletes the bench-* clusters (and, by cascade, their rows).
@@ -25,6 +26,7 @@ from adoption.models import (
     Cluster,
     DailyRollup,
     DailyTotal,
+    DailyTribeTotal,
     Snapshot,
     SnapshotRollup,
     SnapshotStatus,
@@ -211,7 +213,7 @@ def seed_history(
                     counts["daily_rows"] += len(groups) + len(tribe_names)
                     if progress:
                         progress(1)
-            # The org-wide per-cluster totals, as store.write_rollups keeps them.
+            # The org-wide per-cluster and per-tribe totals, as store.write_rollups keeps them.
             cols = ", ".join(COUNT_FIELDS)
             sums = ", ".join(f"SUM({f})" for f in COUNT_FIELDS)
             cursor.execute(
@@ -219,6 +221,14 @@ def seed_history(
                 f"(day, cluster_id, snapshot_id, observed_at, tribe, squad, {cols}) "
                 f"SELECT day, cluster_id, NULL, max(observed_at), '', '', {sums} "
                 f"FROM {DailyRollup._meta.db_table} WHERE cluster_id = %s GROUP BY day, cluster_id",
+                [cluster.pk],
+            )
+            cursor.execute(
+                f"INSERT INTO {DailyTribeTotal._meta.db_table} "  # noqa: S608
+                f"(day, cluster_id, snapshot_id, observed_at, tribe, squad, {cols}) "
+                f"SELECT day, cluster_id, NULL, max(observed_at), tribe, '', {sums} "
+                f"FROM {DailyRollup._meta.db_table} WHERE cluster_id = %s "
+                "GROUP BY day, cluster_id, tribe",
                 [cluster.pk],
             )
             if snapshot_days > 0:
@@ -238,7 +248,7 @@ def seed_history(
         # VACUUM (the steady state autovacuum reaches: index-only scans without heap fetches)
         # cannot run inside a transaction, e.g. a test's; ANALYZE then.
         verb = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
-        for model in (DailyRollup, DailyTotal, SnapshotRollup):
+        for model in (DailyRollup, DailyTotal, DailyTribeTotal, SnapshotRollup):
             cursor.execute(f"{verb} {model._meta.db_table}")  # noqa: S608
     return counts
 
