@@ -217,10 +217,12 @@ def write_rollups(snapshot: Snapshot, counts: Mapping[tuple[str, str], Mapping[s
         for (tribe, squad), c in counts.items()
     )
     day = snapshot.started_at.date()
-    existing = DailyRollup.objects.filter(day=day, cluster_id=snapshot.cluster_id)
-    if existing.filter(observed_at__gt=snapshot.started_at).exists():
+    later = DailyTotal.objects.filter(
+        day=day, cluster_id=snapshot.cluster_id, observed_at__gt=snapshot.started_at
+    )
+    if later.exists():  # (DailyTotal: an empty snapshot writes no DailyRollup row, but this)
         return  # a later snapshot of that day already stands for it (back-fill out of order)
-    existing.delete()
+    DailyRollup.objects.filter(day=day, cluster_id=snapshot.cluster_id).delete()
     totals = dict.fromkeys(COUNT_FIELDS, 0)
     per_tribe: dict[str, dict[str, int]] = {}
     for (tribe, _), c in counts.items():
