@@ -3,17 +3,23 @@
     cd /work/main && export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
     /work/venv/bin/python benchmarks/bench_series.py [--clusters 20 --workloads 5000] [--runs 15]
 
-Seeds the benchmark database with `manage.py seed_history` twice — 30 days, then 365 days of
-20 clusters × 5,000 workloads in 8 tribes × 5 squads — and after each times `progress.series`
-(median of ``--runs`` after a warm-up) for the last 30 days and for the whole history, at org
-scope (reads DailyTotal), one tribe's (DailyTribeTotal) and one squad's (DailyRollup). The
-target: the year's history answers in < 100 ms and the same query costs at most 1.5× what it
-costs over one month of history (cost follows the points shown, not the history stored).
+Seeds 30 days, then 365 days of 20 clusters × 5,000 workloads in 8 tribes × 5 squads with
+`manage.py seed_history`, each into its own database (``<bench db>_30d``, ``<bench db>_365d``),
+then times `progress.series` (median of ``--runs``, taken in ``--rounds`` alternating between
+the two databases, each after a warm-up, so the shared machine's load changes weigh on both
+sides of the ratio alike) for the last 30 days and for the whole history, at org scope (reads
+DailyTotal), one tribe's (DailyTribeTotal) and one squad's (DailyRollup). ``--same-database``:
+the old way, each history replacing the previous one in the bench database and timed right
+after its seeding. The target: the year's history answers in < 100 ms and the same query costs
+at most 1.5× what it costs over one month of history (cost follows the points shown, not the
+history stored).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +28,14 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import machine, median_time, print_table, setup_django, verdict  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    ensure_bench_database,
+    machine,
+    median_time,
+    print_table,
+    setup_django,
+    verdict,
+)
 
 TARGET_MS = 100.0
 TARGET_GROWTH = 1.5
@@ -40,9 +53,18 @@ class SeriesFigures:
     points: dict[tuple[int, str, str], int] = field(default_factory=dict)
 
 
-def _measure(history: int, end: date, runs: int, tribe: str, squad: str, f: SeriesFigures) -> None:
+def _measure(
+    history: int,
+    end: date,
+    runs: int,
+    groups: tuple[str, str],
+    f: SeriesFigures,
+    samples: dict[tuple[int, str, str], list[float]],
+) -> None:
+    """Time each (range, scope) query ``runs`` times after a warm-up; add to ``samples``."""
     from adoption import progress
 
+    tribe, squad = groups
     ranges = {
         "last 30 days": end - timedelta(days=29),
         "whole history": end - timedelta(days=history - 1),
@@ -63,9 +85,17 @@ def _measure(history: int, end: date, runs: int, tribe: str, squad: str, f: Seri
                 assert grain == "day"
                 out[:] = [len(pts), sum(1 for p in pts if p.clusters)]
 
-            med, _ = median_time(query, runs, warmup=2)
-            f.ms[(history, rlabel, slabel)] = med * 1000
+            _, times = median_time(query, runs, warmup=2)
+            samples[(history, rlabel, slabel)].extend(times)
             f.points[(history, rlabel, slabel)] = out[1]  # points with data
+
+
+def _use_database(name: str) -> None:
+    """Point Django's default connection at database ``name`` (same server)."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
 
 
 def run(
@@ -76,19 +106,39 @@ def run(
     tribes: int = 8,
     squads_per_tribe: int = 5,
     seed: int = 1,
+    *,
+    separate_databases: bool = False,
+    rounds: int = 1,
 ) -> SeriesFigures:
-    """Seed each history size in turn and time the series queries (Django must be set up)."""
+    """Seed each history size in turn and time the series queries (Django must be set up).
+
+    With ``separate_databases`` each history is seeded into its own database
+    (``<bench db>_<days>d``) and the ``runs`` timings of every query are taken in ``rounds``
+    alternating between the histories, so a load change on a shared machine weighs on both
+    sides of the ratio alike; otherwise each history replaces the previous one in the current
+    database and is timed right after its seeding.
+    """
     import time
+    from collections import defaultdict
 
     from django.core.management import call_command
+    from django.db import connection
 
     from adoption.management.commands.seed_history import group_names
     from adoption.models import DailyRollup
 
     f = SeriesFigures(clusters, workloads)
     end = datetime.now(UTC).date()
-    tribe, squad = group_names(tribes, squads_per_tribe)[0]
+    groups = group_names(tribes, squads_per_tribe)[0]
+    samples: dict[tuple[int, str, str], list[float]] = defaultdict(list)
+    original = connection.settings_dict["NAME"]
+    databases: dict[int, str] = {}
     for history in histories:
+        if separate_databases:
+            databases[history] = f"{original}_{history}d"
+            ensure_bench_database(os.environ["DATABASE_URL"], databases[history])
+            _use_database(databases[history])
+            call_command("migrate", verbosity=0, interactive=False)
         t0 = time.perf_counter()
         call_command(
             "seed_history",
@@ -103,7 +153,18 @@ def run(
         )
         f.seed_s[history] = time.perf_counter() - t0
         f.rows[history] = DailyRollup.objects.filter(cluster__name__startswith="bench-").count()
-        _measure(history, end, runs, tribe, squad, f)
+        if not separate_databases:
+            _measure(history, end, runs, groups, f, samples)
+    if separate_databases:
+        per_round = max(1, -(-runs // rounds))
+        try:
+            for _ in range(rounds):
+                for history in histories:
+                    _use_database(databases[history])
+                    _measure(history, end, per_round, groups, f, samples)
+        finally:
+            _use_database(original)
+    f.ms = {key: statistics.median(times) * 1000 for key, times in samples.items()}
     return f
 
 
@@ -166,10 +227,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--workloads", type=int, default=5000)
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=15, help="timings per query")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternations between the history databases"
+    )
+    parser.add_argument(
+        "--same-database",
+        action="store_true",
+        help="seed every history into the one bench database, timing each after its seeding",
+    )
     args = parser.parse_args(argv)
     setup_django()
-    report(run(args.clusters, args.workloads, runs=args.runs))
+    report(
+        run(
+            args.clusters,
+            args.workloads,
+            runs=args.runs,
+            separate_databases=not args.same_database,
+            rounds=args.rounds,
+        )
+    )
     return 0
 
 
