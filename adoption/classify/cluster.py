@@ -5,14 +5,31 @@ dict index (namespaces, owners, Services by selector anchor, Istio resources by 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from .diagnostics import MB, IstioAnalysis, Reporter
 from .injection import DATAPLANE_MODE, INJECT_KEY, InjectionPolicy
-from .kube import annotations_of, as_dict, as_str, labels_of, meta, name_of, namespace_of, spec_of
+from .kube import (
+    ISTIO_PROXY,
+    TrackedMap,
+    annotations_of,
+    as_dict,
+    as_str,
+    labels_of,
+    meta,
+    name_of,
+    namespace_of,
+    parse_time,
+    spec_of,
+    str_map,
+)
 from .model import (
     MESHED_POD_STATES,
     ClassifyOptions,
@@ -25,7 +42,14 @@ from .model import (
     WorkloadRecord,
 )
 from .namespaces import NamespaceInfo, classify_namespace
-from .pods import created_at, decide_pod, pod_proxy_version, proxy_resources
+from .pods import (
+    created_at,
+    decide_pod,
+    env_true,
+    pod_proxy_version,
+    proxy_args,
+    proxy_resources,
+)
 from .resilience import ResilienceIndex, ServiceIndex
 from .versions import control_plane_versions
 from .workloads import (
@@ -37,6 +61,7 @@ from .workloads import (
 )
 
 _NOT_COUNTED_PHASES = frozenset({"Succeeded", "Failed"})
+_MISSING = PodState.MISSING_PROXY.value
 
 
 class _Namespaces:
@@ -108,6 +133,84 @@ def classify_pod(
     return rec
 
 
+# --- pods like one already classified ---------------------------------------------------------
+# Pods created from one template carry the same Istio annotations, injection labels and proxy
+# container, and most namespaces run a handful of such templates: their verdicts are the same.
+# `Classifier` classifies the first pod of each content in full and reuses its verdict for the
+# others. The content key holds what the verdict reads, and no more:
+#
+# * the namespace, ``kind`` and phase;
+# * the labels the classifier has read so far in this poll (`TrackedMap` records every read
+#   outside them; such a verdict is not reused, and the label joins the key for later pods),
+#   and whether ``app`` is ``istiod``/``ztunnel`` (rule P1);
+# * the ``*istio.io/*`` annotations (and any other annotation a verdict read);
+# * ``hostNetwork``, the pod ``securityContext``; of every ``istio-proxy`` container its image,
+#   first two args, ``DISABLE_ENVOY``, resources, ``restartPolicy`` and ``securityContext``; of
+#   the other containers their name when it is one the rules look for, ``securityContext`` and
+#   ``restartPolicy`` (the typed pod decode, `listing.decode_pods`, reads no other spec field).
+#
+# The pod's own name, creation time, labels and owner are never taken from the reused verdict.
+
+_encode = msgspec.json.Encoder().encode
+_KEY_ERRORS = (TypeError, AttributeError, KeyError, ValueError, OverflowError, msgspec.EncodeError)
+#: The only values of the ``app`` label the rules distinguish (P1).
+INFRA_APPS = frozenset({"istiod", "ztunnel"})
+#: Container names the rules look for (besides istio-proxy, kept whole).
+NAMED_CONTAINERS = frozenset({"agentgateway", "istio-operator"})
+
+
+def _containers_key(conts: Any) -> Any:
+    if type(conts) is not list:
+        return conts
+    out: list[Any] = []
+    for c in conts:
+        if type(c) is not dict:
+            out.append(c)
+            continue
+        name = c.get("name")
+        if name == ISTIO_PROXY:
+            # what the rules read of it (detect_proxy, proxy_resources, the analyzers); its
+            # env and args otherwise name the workload (ISTIO_META_WORKLOAD_NAME ...)
+            out.append(
+                (
+                    c.get("image"),
+                    proxy_args(c)[:2],
+                    env_true(c, "DISABLE_ENVOY"),
+                    c.get("resources"),
+                    c.get("restartPolicy"),
+                    c.get("securityContext"),
+                )
+            )
+        else:
+            named = name if name in NAMED_CONTAINERS else None
+            out.append((named, c.get("securityContext"), c.get("restartPolicy")))
+    return out
+
+
+def _spec_key(spec: Any) -> Any:
+    if type(spec) is not dict:
+        return spec
+    return (
+        spec.get("hostNetwork"),
+        spec.get("securityContext"),
+        _containers_key(spec.get("containers")),
+        _containers_key(spec.get("initContainers")),
+    )
+
+
+def _phase(status: Any) -> Any:
+    return status.get("phase") if type(status) is dict else status
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The verdict of a pod content already classified."""
+
+    rec: PodRecord  # the first such pod's record (name, owner, labels, time are its own)
+    found: bool  # a per-pod analyzer found something: analyze each such pod on its own
+    meshed: bool
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while classifying: the classifier allocates millions of small,
@@ -139,12 +242,21 @@ class Classifier:
 
     With ``keep_pods=False`` no `PodRecord` outlives its page (``result.pods`` stays empty):
     memory is bounded by the aggregates, not by the number of pods. `reset_pods` forgets every
-    pod seen (a pod list restarted after a 410)."""
+    pod seen (a pod list restarted after a 410).
+
+    With ``memo=True`` (the default) a pod whose content (`pod_content_key`) was classified
+    before reuses that verdict; ``memo=False`` classifies every pod in full (tests compare)."""
 
     def __init__(
-        self, objs: ClusterObjects, opts: ClassifyOptions | None = None, *, keep_pods: bool = True
+        self,
+        objs: ClusterObjects,
+        opts: ClassifyOptions | None = None,
+        *,
+        keep_pods: bool = True,
+        memo: bool = True,
     ) -> None:
         self.objs = objs
+        self.memo = memo
         self.opts = opts = opts or ClassifyOptions()
         self.keep_pods = keep_pods
         self.system = opts.system_namespaces | opts.extra_system_namespaces
@@ -183,14 +295,131 @@ class Classifier:
         self.ns_pods: dict[str, list[int]] = {}  # namespace -> [counted, meshed]
         self.ist0103_workload: dict[tuple[str, str], str] = {}
         self.analysis.reset()
+        self.seen: dict[bytes, _Seen] = {}
+        self.memo_hits = 0
+        self.label_keys: tuple[str, ...] = ()  # labels a verdict read, in key order
+        self.annotation_keys: frozenset[str] = frozenset()  # read, outside *istio.io/*
+        self._owner_cache: dict[tuple[str, str, str, str | None], tuple[str, str]] = {}
 
     def add_pods(self, pods: Iterable[dict[str, Any]]) -> None:
         """Classify a page of pods (plain dicts) and fold them into the aggregates."""
         with gc_paused():
-            analyze, reported = self.analysis.pod, self.analysis.reported
             for pod in pods:
-                analyze(pod)
-                self._add(pod, None, None, reported)
+                key = self.content_key(pod) if self.memo else None
+                if key is None:
+                    self.analysis.pod(pod)
+                    self._add(pod, None, None, self.analysis.reported)
+                    continue
+                seen = self.seen.get(key)
+                if seen is None or seen.found:
+                    self._classify_tracked(pod, key)
+                else:
+                    self._add_seen(pod, seen)
+
+    def content_key(self, pod: Any) -> bytes | None:
+        """What this pod's verdict depends on (see the notes above `_Seen`); None for a pod
+        too odd to key (it is classified on its own)."""
+        try:
+            m = pod["metadata"]
+            labels = m.get("labels") or {}
+            app = labels.get("app")
+            annos = m.get("annotations")
+            if annos:
+                extra = self.annotation_keys
+                annos = {k: v for k, v in annos.items() if "istio.io" in k or k in extra}
+            return _encode(
+                (
+                    pod.get("kind"),
+                    m.get("namespace"),
+                    [labels.get(k) for k in self.label_keys],
+                    app if app in INFRA_APPS else None,
+                    annos,
+                    _spec_key(pod.get("spec")),
+                    _phase(pod.get("status")),
+                )
+            )
+        except _KEY_ERRORS:
+            return None
+
+    def _classify_tracked(self, pod: dict[str, Any], key: bytes) -> None:
+        """Classify a pod in full, watching which labels and annotations the verdict reads;
+        remember the verdict for its key when it read nothing outside the key."""
+        m = pod["metadata"]
+        labels = str_map(m.get("labels"))
+        tracked_labels = TrackedMap(labels, frozenset(self.label_keys))
+        tracked_annos = TrackedMap(str_map(m.get("annotations")), self.annotation_keys, istio=True)
+        view = dict(pod)
+        view["metadata"] = dict(m, labels=tracked_labels, annotations=tracked_annos)
+        found = self.analysis.pod(view)
+        rec, _, _ = self._add(view, None, None, self.analysis.reported, original=pod)
+        rec.labels = labels
+        outside_labels, outside_annos = tracked_labels.outside, tracked_annos.outside
+        if "*" in outside_labels or "*" in outside_annos:
+            self.memo = False  # a verdict looked at every label: nothing can be reused safely
+            self.seen.clear()
+        elif outside_labels or outside_annos:
+            # the key grows; verdicts keyed without these labels are no longer found
+            self.label_keys = tuple(sorted({*self.label_keys, *outside_labels}))
+            self.annotation_keys = self.annotation_keys | outside_annos
+            self.seen.clear()
+        elif key not in self.seen:
+            self.seen[key] = _Seen(rec, found, rec.state in MESHED_POD_STATES)
+
+    def _owner(self, pod: dict[str, Any], ns_name: str, labels: dict[str, str]) -> tuple[str, str]:
+        """`OwnerIndex.resolve`, remembered per controller and pod-template-hash."""
+        m = pod.get("metadata")
+        refs = m.get("ownerReferences") if type(m) is dict else None
+        if type(refs) is list and len(refs) == 1:
+            ref = refs[0]
+            if type(ref) is dict and ref.get("controller") is True:
+                kind, name = ref.get("kind"), ref.get("name")
+                if type(kind) is str and type(name) is str and kind and name:
+                    ckey = (ns_name, kind, name, labels.get("pod-template-hash"))
+                    owner = self._owner_cache.get(ckey)
+                    if owner is None:
+                        owner = self._owner_cache[ckey] = self.owners.resolve(pod, ns_name, labels)
+                    return owner
+        return self.owners.resolve(pod, ns_name, labels)
+
+    def _add_seen(self, pod: dict[str, Any], seen: _Seen) -> None:
+        """Fold in a pod whose content was classified before (no analyzer found anything)."""
+        self.memo_hits += 1
+        rec = seen.rec
+        ns_name = rec.namespace
+        m = pod["metadata"]
+        labels = str_map(m.get("labels"))
+        kind, name = self._owner(pod, ns_name, labels)
+        key = (ns_name, kind, name)
+        acc = self.accs.get(key)
+        if acc is None:
+            acc = self.accs[key] = WorkloadAgg(ns_name, kind, name)
+        if (
+            self.keep_pods
+            or acc.first is None
+            or (rec.counted and rec.state == _MISSING)
+            or rec.workload_name != name
+            or rec.workload_kind != kind
+        ):
+            rec = dataclasses.replace(
+                rec,
+                name=as_str(m.get("name")),
+                workload_kind=kind,
+                workload_name=name,
+                labels=labels,
+                created=parse_time(m.get("creationTimestamp")),
+                diagnostics=list(rec.diagnostics),
+            )
+            if self.keep_pods:
+                self.pods_out.append(rec)
+        acc.add(rec, False)
+        if rec.counted:
+            counts = self.ns_pods.get(ns_name)
+            if counts is None:
+                counts = self.ns_pods[ns_name] = [0, 0]
+            counts[0] += 1
+            counts[1] += seen.meshed
+        if labels.get("app") == "istiod":
+            self.istiod.append(pod)
 
     def _add(
         self,
@@ -198,14 +427,18 @@ class Classifier:
         kind: str | None,
         name: str | None,
         ist0103: set[tuple[str, str]],
-    ) -> None:
+        original: dict[str, Any] | None = None,
+    ) -> tuple[PodRecord, str, str]:
         """Classify one pod; ``ist0103``: the (namespace, pod) pairs IST0103 reported so far
-        (pod names are unique in a namespace, so the pod's own entry, if any, is there)."""
+        (pod names are unique in a namespace, so the pod's own entry, if any, is there).
+        ``original``: the pod ``pod`` is a tracked view of (owner and istiod are read there)."""
         ns_name = namespace_of(pod)
         ns = self.namespaces.get(ns_name)
         labels = labels_of(pod)
+        real = original if original is not None else pod
+        real_labels = labels if original is None else labels_of(original)
         if kind is None or name is None:
-            kind, name = self.owners.resolve(pod, ns_name, labels)
+            kind, name = self._owner(real, ns_name, real_labels)
         rec = classify_pod(pod, ns, self.policy, kind, name, self.opts.root_namespace, labels)
         if self.keep_pods:
             self.pods_out.append(rec)
@@ -224,8 +457,9 @@ class Classifier:
             counts[1] += rec.state in MESHED_POD_STATES
         if reported:
             self.ist0103_workload[pod_key] = f"{kind}/{name}"
-        if labels.get("app") == "istiod":
-            self.istiod.append(pod)
+        if real_labels.get("app") == "istiod":
+            self.istiod.append(real)
+        return rec, kind, name
 
     def finish(self) -> ClusterResult:
         """The result for the pods added since the last reset."""

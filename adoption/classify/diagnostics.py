@@ -345,10 +345,11 @@ def _pod_image(
     targets: dict[str, tuple[dict[str, Any], str]],
     variants: _VariantResolver,
     mismatched: dict[str, list[str]],
-) -> None:
+) -> bool:
+    """IST0158's per-pod part; True when the pod's proxy image does not match."""
     ns_name = namespace_of(pod)
     if ns_name not in targets or "sidecar.istio.io/proxyImage" in annotations_of(pod):
-        return
+        return False
     expected = targets[ns_name][1]
     spec = spec_of(pod)
     variant: str | None = None
@@ -360,7 +361,8 @@ def _pod_image(
         image = as_str(c.get("image"))
         if image not in (expected, f"{expected}-{variant}"):
             mismatched.setdefault(ns_name, []).append(name_of(pod))
-            break
+            return True
+    return False
 
 
 def _report_image(
@@ -398,7 +400,7 @@ def _has_auto_image(spec: dict[str, Any]) -> bool:
     if not isinstance(conts, list):
         return False
     return any(
-        isinstance(c, dict) and c.get("image") == "auto" and c.get("name") == ISTIO_PROXY
+        isinstance(c, dict) and c.get("name") == ISTIO_PROXY and c.get("image") == "auto"
         for c in conts
     )
 
@@ -411,16 +413,18 @@ def analyze_image_auto(objs: ClusterObjects, rep: Reporter) -> None:
     _deployments_image_auto(objs, rep)
 
 
-def _pod_image_auto(pod: dict[str, Any], rep: Reporter) -> None:
-    if _has_auto_image(spec_of(pod)):
-        rep.report(
-            pod,
-            "IST0147",
-            friendly_name(pod, "Pod"),
-            f"Pod {name_of(pod)} contains `image: auto` but does not match any Istio "
-            "injection webhook selectors.",
-            namespace=namespace_of(pod),
-        )
+def _pod_image_auto(pod: dict[str, Any], rep: Reporter) -> bool:
+    if not _has_auto_image(spec_of(pod)):
+        return False
+    rep.report(
+        pod,
+        "IST0147",
+        friendly_name(pod, "Pod"),
+        f"Pod {name_of(pod)} contains `image: auto` but does not match any Istio "
+        "injection webhook selectors.",
+        namespace=namespace_of(pod),
+    )
+    return True
 
 
 def _deployments_image_auto(objs: ClusterObjects, rep: Reporter) -> None:
@@ -488,9 +492,11 @@ def analyze_uid(objs: ClusterObjects, rep: Reporter) -> None:
 _UID_MSG = "User ID (UID) 1337 is reserved for the sidecar proxy."
 
 
-def _pod_uid(pod: dict[str, Any], rep: Reporter) -> None:
+def _pod_uid(pod: dict[str, Any], rep: Reporter) -> bool:
     if _uid_1337(spec_of(pod)) and not _is_control_plane(pod):
         rep.report(pod, "IST0144", friendly_name(pod, "Pod"), _UID_MSG, namespace=namespace_of(pod))
+        return True
+    return False
 
 
 def _deployments_uid(objs: ClusterObjects, rep: Reporter) -> None:
@@ -640,13 +646,16 @@ class IstioAnalysis:
         self.uid_rep = Reporter()
 
     def pod(self, pod: dict[str, Any]) -> bool:
-        """Analyze one pod; True when it got an IST0103 (missing proxy)."""
-        missing = _pod_missing_proxy(pod, self.injected, self.missing_rep, self.reported)
+        """Analyze one pod; True when any per-pod analyzer found something (an IST0103,
+        IST0158, IST0147 or IST0144 condition, whether or not the message was suppressed).
+        The answer depends only on the pod's namespace, labels, Istio annotations and spec,
+        never on its name: a pod with the same content finds the same (`Classifier` relies
+        on it to skip the analyzers for pods like one already found clean)."""
+        found = _pod_missing_proxy(pod, self.injected, self.missing_rep, self.reported)
         if self.variants is not None:
-            _pod_image(pod, self.targets, self.variants, self.mismatched)
-        _pod_image_auto(pod, self.auto_rep)
-        _pod_uid(pod, self.uid_rep)
-        return missing
+            found = _pod_image(pod, self.targets, self.variants, self.mismatched) or found
+        found = _pod_image_auto(pod, self.auto_rep) or found
+        return _pod_uid(pod, self.uid_rep) or found
 
     def finish(self) -> tuple[list[Diagnostic], set[tuple[str, str]]]:
         objs = self.objs

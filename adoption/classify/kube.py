@@ -38,10 +38,70 @@ def as_str(value: Any) -> str:
     return ""
 
 
+class TrackedMap(dict[str, str]):
+    """A pod's labels or annotations that remember whether a key outside ``kept`` was read
+    (``outside``: those keys; ``"*"`` when the whole map was looked at). The classifier's memo
+    (`cluster.Classifier`) keys a verdict by the kept keys only, and stores it only when the
+    verdict read nothing else."""
+
+    __slots__ = ("kept", "istio", "outside")
+
+    def __init__(self, data: dict[str, str], kept: frozenset[str], istio: bool = False) -> None:
+        super().__init__(data)
+        self.kept = kept
+        self.istio = istio  # every ``*istio.io/*`` key is kept too
+        self.outside: set[str] = set()
+
+    def _read(self, key: Any) -> None:
+        if key not in self.kept and not (self.istio and isinstance(key, str) and "istio.io" in key):
+            self.outside.add(key if isinstance(key, str) else "*")
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._read(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> str:
+        self._read(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: Any) -> bool:
+        self._read(key)
+        return super().__contains__(key)
+
+    def _all(self) -> None:
+        self.outside.add("*")
+
+    def __iter__(self) -> Any:
+        self._all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._all()
+        return super().__len__()
+
+    def keys(self) -> Any:
+        self._all()
+        return super().keys()
+
+    def items(self) -> Any:
+        self._all()
+        return super().items()
+
+    def values(self) -> Any:
+        self._all()
+        return super().values()
+
+    def copy(self) -> dict[str, str]:
+        self._all()
+        return dict(super().items())
+
+
 def str_map(value: Any) -> dict[str, str]:
     """A ``{str: str}`` view of a labels/annotations mapping.  Well-formed input (the
     normal case from the API server) is returned as is, without copying: treat the
     result as read-only."""
+    if type(value) is TrackedMap:
+        return value
     if not isinstance(value, dict):
         return {}
     for k, v in value.items():

@@ -55,13 +55,13 @@ def _find(conts: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return None
 
 
-def _args(c: dict[str, Any] | None) -> list[str]:
+def proxy_args(c: dict[str, Any] | None) -> list[str]:
     if c is None:
         return []
     return [a for a in as_list(c.get("args")) if isinstance(a, str)]
 
 
-def _env_true(c: dict[str, Any], key: str) -> bool:
+def env_true(c: dict[str, Any], key: str) -> bool:
     for e in as_list(c.get("env")):
         if isinstance(e, dict) and e.get("name") == key:
             return as_str(e.get("value")).lower() == "true"
@@ -76,7 +76,9 @@ def detect_proxy(
     root_namespace: str = "istio-system",
 ) -> ProxyInfo:
     """Rules P1–P12 of section 5, evaluated top to bottom."""
-    app = labels.get("app")
+    # Not a tracked read (kube.TrackedMap): only "istiod"/"ztunnel" matter here, and the
+    # classifier's memo keys exactly that (cluster.INFRA_APPS).
+    app = dict.get(labels, "app") if isinstance(labels, dict) else labels.get("app")
     if app == "istiod" or (
         app == "ztunnel" and namespace in (root_namespace, "istio-system", "kube-system")
     ):
@@ -87,7 +89,7 @@ def detect_proxy(
     proxy_i = _find(inits, ISTIO_PROXY) if proxy_c is None else None
     proxy = proxy_c or proxy_i
     image = as_str(proxy.get("image")) if proxy is not None else ""
-    args = _args(proxy)
+    args = proxy_args(proxy)
     managed = labels.get(MANAGED)
     templates = [t.strip() for t in annotations.get(TEMPLATES, "").split(",") if t.strip()]
     if managed == "istio.io-mesh-controller" or args[:2] == ["proxy", "waypoint"]:
@@ -113,7 +115,7 @@ def detect_proxy(
             container=proxy_c,
             note="istio-proxy still has the image: auto placeholder",
         )
-    agent = proxy is not None and _env_true(proxy, "DISABLE_ENVOY")
+    agent = proxy is not None and env_true(proxy, "DISABLE_ENVOY")
     agent_note = "proxyless gRPC agent (DISABLE_ENVOY=true)" if agent else ""
     if proxy_i is not None and image:
         if proxy_i.get("restartPolicy") == "Always":

@@ -48,12 +48,15 @@ class _ObjectList(msgspec.Struct):
 
 
 _decoder = msgspec.json.Decoder(_ObjectList)
+_any_decoder = msgspec.json.Decoder()
 
 
 # --- typed pod decode ------------------------------------------------------------------------
 # Only the pod fields the classifier and the capacity figures read (adoption/classify,
 # adoption/capacity.py): everything else in a pod (managedFields, volumes, probes, status
 # conditions, containerStatuses ...) is skipped by the parser instead of becoming dicts.
+# Containers' env and args are read of the istio-proxy container only, and of its env only
+# ``DISABLE_ENVOY``: the others are dropped (see `_container_dict`).
 # Leaves are ``Any`` so odd-but-parseable values reach the classifier's defensive accessors
 # exactly as the untyped decode would give them; a structural mismatch (metadata as a list,
 # containers as a string ...) fails the typed decode of that page, which then falls back to the
@@ -64,11 +67,16 @@ class _SecurityContext(msgspec.Struct):
     runAsUser: Any = None  # noqa: N815 - Kubernetes field names
 
 
+_NO_RAW = msgspec.Raw(b"")
+
+
 class _Container(msgspec.Struct):
     name: Any = None
     image: Any = None
-    args: Any = None
-    env: Any = None
+    # Read of the istio-proxy container only (`classify.pods.detect_proxy`): kept as raw JSON
+    # and decoded for that container alone; an injected proxy's env is its largest part.
+    args: msgspec.Raw = _NO_RAW
+    env: msgspec.Raw = _NO_RAW
     resources: Any = None
     restartPolicy: Any = None  # noqa: N815
     securityContext: _SecurityContext | None = None  # noqa: N815
@@ -113,16 +121,41 @@ def _security_context(sc: _SecurityContext) -> dict[str, Any]:
     return {} if sc.runAsUser is None else {"runAsUser": sc.runAsUser}
 
 
+_PROXY = "istio-proxy"
+# The only variable the classifier reads of a proxy's env (`classify.pods.env_true`); Go's JSON
+# encoder (the API server) writes names unescaped, so absent bytes mean no such variable.
+_ENV_READ = "DISABLE_ENVOY"
+_ENV_READ_BYTES = _ENV_READ.encode()
+
+
+def _raw_value(raw: msgspec.Raw) -> Any:
+    return None if not raw else _any_decoder.decode(raw)
+
+
+def _proxy_env(raw: msgspec.Raw) -> Any:
+    """The proxy's env as the classifier reads it: its ``DISABLE_ENVOY`` entries, in order."""
+    if not raw:
+        return None
+    if _ENV_READ_BYTES not in bytes(raw):
+        return []
+    env = _any_decoder.decode(raw)
+    if not isinstance(env, list):
+        return env
+    return [e for e in env if isinstance(e, dict) and e.get("name") == _ENV_READ]
+
+
 def _container_dict(c: _Container) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if c.name is not None:
         d["name"] = c.name
     if c.image is not None:
         d["image"] = c.image
-    if c.args is not None:
-        d["args"] = c.args
-    if c.env is not None:
-        d["env"] = c.env
+    if c.name == _PROXY:
+        args, env = _raw_value(c.args), _proxy_env(c.env)
+        if args is not None:
+            d["args"] = args
+        if env is not None:
+            d["env"] = env
     if c.resources is not None:
         d["resources"] = c.resources
     if c.restartPolicy is not None:

@@ -1,0 +1,232 @@
+"""Reusing the verdict of a pod whose content was classified before (``Classifier(memo=True)``,
+the poller's hot path) gives exactly what classifying every pod in full gives: the same
+workloads, namespaces, messages and, when kept, per-pod records — on every Istio fixture, on the
+simulated fleet and on random pods, each replicated so that most pods hit the memo."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adoption.classify import ClassifyOptions, ClusterObjects
+from adoption.classify.cluster import Classifier
+from adoption.classify.manifests import load_paths
+from adoption.classify.workloads import synthetic_pod, workload_objects
+from adoption.kube import listing
+from kubesim.fleet import Fleet
+from kubesim.spec import demo_clusters
+
+from .conftest import FIXTURES, ns, pod, proxy
+from .test_properties import JSONISH, STR_MAPS
+
+FIXTURE_FILES = sorted(
+    p
+    for p in (FIXTURES / "inject").iterdir()
+    if p.suffix in (".yaml", ".injected") and not p.name.endswith(".iop.yaml")
+) + sorted((FIXTURES / "analyzers").glob("*.yaml"))
+
+
+def _replicas(p: dict[str, Any], copies: int) -> list[dict[str, Any]]:
+    """``copies`` pods with ``p``'s content under other names, creation times and per-pod
+    annotations outside Istio's (as a CNI plugin adds them): all but the first hit the memo."""
+    out = []
+    for i in range(copies):
+        q = copy.deepcopy(p)
+        m = q.setdefault("metadata", {})
+        if i:
+            m["name"] = f"{m.get('name', 'pod')}-r{i}"
+            m["creationTimestamp"] = f"2026-0{1 + i % 9}-01T00:00:00Z"
+            annos = m.get("annotations")
+            if isinstance(annos, dict):
+                annos["cni.projectcalico.org/podIP"] = f"10.0.0.{i}/32"
+        out.append(q)
+    return out
+
+
+def _classify(
+    objs: ClusterObjects, memo: bool, keep_pods: bool = True, page: int = 7
+) -> tuple[Any, Classifier]:
+    c = Classifier(
+        dataclasses.replace(objs, pods=[]), ClassifyOptions(), keep_pods=keep_pods, memo=memo
+    )
+    for start in range(0, len(objs.pods), page):
+        c.add_pods(objs.pods[start : start + page])
+    return c.finish(), c
+
+
+def _view(res: Any) -> Any:
+    return (
+        [dataclasses.asdict(w) for w in res.workloads],
+        [dataclasses.asdict(n) for n in res.namespaces],
+        [m.as_dict() | {"workload": m.workload} for m in res.messages],
+        res.control_planes,
+        sorted(
+            (dataclasses.asdict(p) for p in res.pods), key=lambda p: (p["namespace"], p["name"])
+        ),
+    )
+
+
+def _assert_same(objs: ClusterObjects, *, min_hits: int = 1) -> None:
+    for keep_pods in (True, False):
+        full, _ = _classify(objs, memo=False, keep_pods=keep_pods)
+        memo, c = _classify(objs, memo=True, keep_pods=keep_pods)
+        assert _view(memo) == _view(full)
+        assert c.memo_hits >= min_hits
+
+
+def _with_template_pods(objs: ClusterObjects, copies: int) -> ClusterObjects:
+    """The fixture's pods and a pod per workload template, owned by it, each replicated."""
+    by_kind = {
+        "Deployment": objs.deployments,
+        "StatefulSet": objs.statefulsets,
+        "DaemonSet": objs.daemonsets,
+        "CronJob": objs.cronjobs,
+        "ReplicationController": objs.replicationcontrollers,
+        "ReplicaSet": objs.replicasets,
+        "Job": objs.jobs,
+    }
+    pods = [q for p in objs.pods for q in _replicas(p, copies)]
+    for _, kind, name, obj in workload_objects(by_kind):
+        p = synthetic_pod(obj, kind)
+        p["metadata"]["ownerReferences"] = [{"kind": kind, "name": name, "controller": True}]
+        p["status"] = {"phase": "Running"}
+        pods += _replicas(p, copies)
+    return dataclasses.replace(objs, pods=pods)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_memo_changes_nothing_on_the_istio_fixtures(path: Path) -> None:
+    objs = _with_template_pods(load_paths([str(path)]), copies=4)
+    _assert_same(objs, min_hits=0)  # pods with analyzer findings are classified one by one
+
+
+@pytest.mark.parametrize("day", [3, 40, 150])
+def test_the_memo_changes_nothing_on_the_simulated_fleet(day: int) -> None:
+    fleet = Fleet(42, demo_clusters())
+    name = fleet.cluster_names[0]
+    raw = fleet.objects(name, fleet.start_of_day(day))
+    fields = {f.name for f in dataclasses.fields(ClusterObjects)}
+    objs = ClusterObjects(
+        **{k: v for k, v in raw.items() if k in fields},
+        webhooks=raw.get("mutatingwebhookconfigurations", []),
+        istio={k: v for k, v in raw.items() if k not in fields},
+    )
+    assert len(objs.pods) > 100
+    # whole pod objects (as an untyped page gives them): per-pod fields such as nodeName make
+    # most keys unique, and the result is the same
+    _assert_same(objs, min_hits=0)
+    # as the poll decodes them (`listing.decode_pods`: the classifier's fields only), the pods
+    # of one ReplicaSet share their content and most pods reuse a verdict
+    typed = listing.decode_pods(msgspec.json.encode({"items": objs.pods})).items or []
+    _assert_same(dataclasses.replace(objs, pods=typed), min_hits=len(typed) // 3)
+
+
+def test_pods_with_analyzer_findings_are_reported_one_by_one() -> None:
+    """IST0103 names every pod missing its proxy, memo or not."""
+    objs = ClusterObjects(
+        namespaces=[ns("shop", **{"istio-injection": "enabled"})],
+        pods=_replicas(pod("web-abc-1", "shop", owner=("ReplicaSet", "web-abc")), 5)
+        + _replicas(pod("api-1", "shop", containers=[proxy()], owner=("ReplicaSet", "api")), 5),
+    )
+    _assert_same(objs)
+    memo, c = _classify(objs, memo=True)
+    assert sum(m.code == "IST0103" for m in memo.messages) == 5
+    assert c.memo_hits == 4  # the five meshed pods: one classified, four reused
+
+
+def test_a_pod_is_keyed_by_what_its_verdict_depends_on_only() -> None:
+    c = Classifier(ClusterObjects(namespaces=[ns("shop")]), ClassifyOptions())
+    key = c.content_key
+    p = pod("a", "shop", labels={"app": "a"}, annotations={"sidecar.istio.io/inject": "true"})
+    q = _replicas(p, 2)[1]
+    assert key(p) == key(q)  # name, time, CNI annotation differ
+    q["metadata"]["labels"]["app"] = "b"
+    q["spec"]["containers"][0]["image"] = "b:2"
+    assert key(p) == key(q)  # another application: same verdict
+    q["metadata"]["labels"]["app"] = "istiod"
+    assert key(p) != key(q)  # rule P1
+    q = _replicas(p, 2)[1]
+    q["metadata"]["annotations"]["sidecar.istio.io/inject"] = "false"
+    assert key(p) != key(q)
+    q = _replicas(p, 2)[1]
+    q["spec"]["containers"].append(proxy())
+    assert key(p) != key(q)
+    assert key({"metadata": ["odd"]}) is None
+    assert key({"metadata": {"annotations": {1: "x"}}}) is None
+
+
+def test_a_label_read_by_a_verdict_joins_the_key() -> None:
+    """A webhook selecting pods by ``team`` makes ``team`` part of the key."""
+    webhook = {
+        "metadata": {"name": "istio-sidecar-injector"},
+        "webhooks": [
+            {
+                "name": "object.sidecar-injector.istio.io",
+                "clientConfig": {"service": {"name": "istiod", "namespace": "istio-system"}},
+                "objectSelector": {"matchLabels": {"team": "blue"}},
+            }
+        ],
+    }
+    pods = [pod(f"p{i}", "shop", labels={"team": "blue" if i % 2 else "red"}) for i in range(8)]
+    objs = ClusterObjects(namespaces=[ns("shop")], pods=pods, webhooks=[webhook])
+    _assert_same(objs)
+    _, c = _classify(objs, memo=True)
+    assert "team" in c.label_keys
+    assert sum(p.injection_expected for p in _classify(objs, memo=True)[0].pods) == 4
+
+
+POD_SHAPES = st.fixed_dictionaries(
+    {
+        "labels": STR_MAPS,
+        "annotations": STR_MAPS,
+        "proxy": st.sampled_from([None, "docker.io/istio/proxyv2:1.22.1", "auto", ""]),
+        "init": st.booleans(),
+        "host": st.booleans(),
+        "phase": st.sampled_from(["Running", "Succeeded", "Pending"]),
+        "owner": st.sampled_from([None, ("ReplicaSet", "web-abc"), ("Job", "batch-1")]),
+        "ns": st.sampled_from(["injected", "ambient", "plain", "istio-system"]),
+        "extra": JSONISH,
+    }
+)
+
+
+def _shaped(i: int, shape: dict[str, Any]) -> dict[str, Any]:
+    conts: list[dict[str, Any]] = [{"name": "app", "image": "app:1", "env": shape["extra"]}]
+    init: list[dict[str, Any]] = []
+    if shape["proxy"] is not None:
+        c = proxy(shape["proxy"], securityContext={"runAsUser": 1337})
+        (init if shape["init"] else conts).append(c | {"restartPolicy": "Always"})
+    return pod(
+        f"p{i}",
+        shape["ns"],
+        labels=shape["labels"],
+        annotations=shape["annotations"],
+        containers=conts,
+        init=init or None,
+        host_network=shape["host"],
+        phase=shape["phase"],
+        owner=shape["owner"],
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(POD_SHAPES, min_size=1, max_size=6), st.integers(min_value=1, max_value=4))
+def test_the_memo_changes_nothing_on_random_pods(shapes: list[dict[str, Any]], copies: int) -> None:
+    pods = [q for i, s in enumerate(shapes) for q in _replicas(_shaped(i, s), copies)]
+    objs = ClusterObjects(
+        namespaces=[
+            ns("injected", **{"istio-injection": "enabled"}),
+            ns("ambient", **{"istio.io/dataplane-mode": "ambient"}),
+            ns("plain"),
+            ns("istio-system"),
+        ],
+        pods=pods,
+    )
+    _assert_same(objs, min_hits=0)
