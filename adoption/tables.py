@@ -90,3 +90,100 @@ class WorkloadTable(tables.Table):
 
     def render_proxy_memory_request_b(self, value: int) -> str:
         return _mib(value)
+
+
+class TodoTable(tables.Table):
+    """One list of a tribe's to-do (missing proxies, not enrolled, ...): sortable, paginated,
+    each workload linked to its page. Subclasses add the list's own columns."""
+
+    cluster = tables.Column(accessor="cluster__name", verbose_name="Cluster")
+    workload = tables.Column(
+        accessor="name", order_by=("namespace", "kind", "name"), verbose_name="Workload"
+    )
+    squad = tables.Column(verbose_name="Squad")
+
+    class Meta:
+        model = WorkloadObservation
+        fields: list[str] = []
+        attrs = {"class": "data"}
+        template_name = "adoption/partials/todo_table.html"
+        empty_text = "✓ None."
+
+    def render_workload(self, record: WorkloadObservation) -> str:
+        from django.urls import reverse
+
+        url = reverse(
+            "adoption:workload",
+            args=[record.cluster.name, record.namespace, record.kind, record.name],
+        )
+        return format_html(
+            '<a href="{}">{}/{}/{}</a>', url, record.namespace, record.kind, record.name
+        )
+
+    def render_squad(self, value: str) -> str:
+        return value or "Unassigned"
+
+
+class MissingProxyTable(TodoTable):
+    missing_since = tables.Column(verbose_name="Missing since", default="—")
+    reason = tables.Column(verbose_name="Why", orderable=False)
+    command = tables.Column(empty_values=(), orderable=False, verbose_name="Command")
+
+    class Meta(TodoTable.Meta):
+        order_by = ("missing_since", "workload")
+        empty_text = "✓ Nothing is missing a proxy."
+
+    def render_missing_since(self, value: Any) -> str:
+        from django.utils.timesince import timesince
+
+        return f"{value:%Y-%m-%d} ({timesince(value)})"
+
+    def render_command(self, record: WorkloadObservation) -> str:
+        from .views.fleet import restart_command
+
+        command = restart_command(record.cluster, record.namespace, record.kind, record.name)
+        return format_html("<code>{}</code>", command) if command else "recreate its pods"
+
+
+class NotEnrolledTable(TodoTable):
+    reason = tables.Column(verbose_name="Why", orderable=False)
+
+    class Meta(TodoTable.Meta):
+        order_by = ("workload",)
+
+
+class BehindTable(TodoTable):
+    proxy_versions = tables.Column(verbose_name="Proxy runs", orderable=False)
+    control_plane_version = tables.Column(verbose_name="Control plane")
+
+    class Meta(TodoTable.Meta):
+        order_by = ("workload",)
+
+    def render_proxy_versions(self, value: list[str]) -> str:
+        return ", ".join(value) or "—"
+
+
+def _yes_no(value: bool) -> str:
+    return "✓ yes" if value else "✗ no"
+
+
+class NoResilienceTable(TodoTable):
+    timeout = tables.Column(verbose_name="Timeout")
+    retries = tables.Column(verbose_name="Retries")
+    circuit_breaking = tables.Column(verbose_name="Circuit breaking")
+    outlier_detection = tables.Column(verbose_name="Outlier detection")
+
+    class Meta(TodoTable.Meta):
+        order_by = ("workload",)
+
+    def render_timeout(self, value: bool) -> str:
+        return _yes_no(value)
+
+    def render_retries(self, value: bool) -> str:
+        return _yes_no(value)
+
+    def render_circuit_breaking(self, value: bool) -> str:
+        return _yes_no(value)
+
+    def render_outlier_detection(self, value: bool) -> str:
+        return _yes_no(value)

@@ -9,6 +9,7 @@ app_name = "adoption"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("tribes/<str:tribe>/", views.tribe_detail, name="tribe"),
+    path("tribes/<str:tribe>/todo/<slug:key>/", views.tribe_todo, name="tribe-todo"),
     path("tribes/<str:tribe>/squads/<str:squad>/", views.squad_detail, name="squad"),
     path("clusters/", views.cluster_list, name="clusters"),
     path("clusters/<slug:name>/", views.cluster_detail, name="cluster"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -214,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--reuse", action="store_true", help="keep the seeded history")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="gunicorn worker options instead of the quick start's (e.g. '--workers 3')",
+    )
     args = parser.parse_args(argv)
 
     setup_django()
@@ -237,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     ) or Tribe.objects.values_list("name", flat=True).first()
     cookie = _session_cookie()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "meshboard.settings"}
+    from meshboard.quickstart import WEB_SERVER_ARGS
+
+    server_args = shlex.split(args.server_args) if args.server_args else WEB_SERVER_ARGS
+    print("gunicorn " + " ".join(server_args))
     server = subprocess.Popen(
         [
             sys.executable,
@@ -245,10 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             "meshboard.wsgi",
             "--bind",
             f"127.0.0.1:{args.port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
+            *server_args,
             "--log-level",
             "warning",
         ],

@@ -30,6 +30,10 @@ from typing import Protocol
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# gunicorn's worker options for the web process (`benchmarks/bench_pages.py` measures these).
+WEB_SERVER_ARGS = ["--workers", "2", "--threads", "4"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -331,8 +335,8 @@ def _run_processes(args: argparse.Namespace, data_dir: Path) -> int:
     common = {"env": env, "cwd": str(BASE_DIR)}
     manager.add_process(
         "web",
-        f"{py} -m gunicorn meshboard.wsgi --bind {args.host}:{args.port} --workers 2 --threads 4 "
-        "--access-logfile - --graceful-timeout 5",
+        f"{py} -m gunicorn meshboard.wsgi --bind {args.host}:{args.port} "
+        f"{' '.join(WEB_SERVER_ARGS)} --access-logfile - --graceful-timeout 5",
         **common,
     )
     manager.add_process(

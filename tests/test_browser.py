@@ -88,9 +88,14 @@ def test_it_logs_in_and_reads_overview_tribe_and_cluster(
 
     page.goto(f"{live_server.url}/tribes/{tribe}/")
     page.wait_for_selector("[data-plotly-src=chart-trend] svg.main-svg", timeout=20_000)
-    todo_rows = page.locator("#todo + h3 + table tbody tr")
+    todo_rows = page.locator("#todo-missing table tbody tr")
     assert todo_rows.count() >= 1 and "rollout restart" in todo_rows.first.inner_text()
     page.screenshot(path=str(shots / "tribe.png"), full_page=True)
+    # sorting the to-do list swaps that table in place (htmx), without leaving the page
+    page.click("#todo-missing thead a:text-is('Workload')")
+    page.wait_for_selector("#todo-missing th[aria-sort=descending] a:text-is('Workload')")
+    assert page.url == f"{live_server.url}/tribes/{tribe}/"
+    assert page.locator("#todo-missing table tbody tr").count() >= 1
 
     page.goto(f"{live_server.url}/clusters/{history[0].name}/")
     page.wait_for_selector("[data-plotly-src=chart-pod-share] svg.main-svg", timeout=20_000)

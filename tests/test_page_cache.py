@@ -84,3 +84,65 @@ def test_it_shows_a_new_poll_at_once(history, sim, viewer_client) -> None:  # ty
         after = viewer_client.get("/").content.decode()
     assert len(ctx.captured_queries) > 3  # rebuilt, not served from the cache
     assert before != after
+
+
+def test_it_builds_a_missing_body_once_and_answers_the_others_with_the_last_one() -> None:
+    import threading
+
+    from adoption.views.rendered import cached_or_build
+
+    started, release = threading.Event(), threading.Event()
+    builds: list[str] = []
+
+    def slow() -> str:
+        builds.append("v2")
+        started.set()
+        assert release.wait(10)
+        return "v2"
+
+    assert cached_or_build("t:v1", 60, lambda: "v1", latest="t:latest") == "v1"
+    builder = threading.Thread(
+        target=cached_or_build, args=("t:v2", 60, slow), kwargs={"latest": "t:latest"}
+    )
+    builder.start()
+    assert started.wait(10)
+    # while v2 is being built: the previous version, not a second build
+    assert cached_or_build("t:v2", 60, slow, latest="t:latest") == "v1"
+    release.set()
+    builder.join(10)
+    assert cached_or_build("t:v2", 60, slow, latest="t:latest") == "v2"
+    assert builds == ["v2"]
+
+
+def test_it_serves_a_to_do_list_alone_sorted_and_paginated(history, viewer_client) -> None:  # type: ignore[no-untyped-def]
+    tribe = (
+        WorkloadObservation.objects.filter(
+            snapshot_id__in=progress.latest_snapshot_ids(), state="missing-proxy"
+        )
+        .exclude(tribe="")
+        .values_list("tribe", flat=True)
+        .first()
+    )
+    assert tribe
+    names = sorted(
+        WorkloadObservation.objects.filter(
+            snapshot_id__in=progress.latest_snapshot_ids(),
+            state="missing-proxy",
+            tribe=tribe,
+            system=False,
+        ).values_list("namespace", "kind", "name"),
+        reverse=True,
+    )
+    url = f"/tribes/{tribe}/todo/missing/"
+    html = viewer_client.get(url, {"missing-sort": "-workload"}).content.decode()
+    assert html.strip().startswith('<section id="todo-missing"') and "<html" not in html
+    shown = re.findall(r'<td ><a href="/clusters/[^"]+">([^<]+)</a>', html)
+    assert shown == ["/".join(n) for n in names[: len(shown)]] and shown
+    assert f"Missing a proxy — restart these ({len(names)})" in html
+    assert f'href="/export/workloads.csv?tribe={tribe}&amp;state=missing-proxy"' in html
+    # the links: the whole page without JavaScript, this list alone with htmx
+    assert f'href="/tribes/{tribe}/?missing-sort=workload#todo-missing"' in html
+    assert f'hx-get="/tribes/{tribe}/todo/missing/?missing-sort=workload"' in html
+    assert viewer_client.get(url, {"missing-page": "-1", "missing-sort": "x;"}).status_code == 200
+    assert viewer_client.get(f"/tribes/{tribe}/todo/nope/").status_code == 404
+    assert viewer_client.get("/tribes/no-such-tribe/todo/missing/").status_code == 404

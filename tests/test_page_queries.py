@@ -27,6 +27,7 @@ def _pages() -> list[str]:
     return [
         "/",
         f"/tribes/{w.tribe}/",
+        f"/tribes/{w.tribe}/todo/missing/?missing-sort=-cluster&missing-page=2",
         f"/tribes/{w.tribe}/squads/{w.squad}/",
         "/clusters/",
         f"/clusters/{w.cluster.name}/",

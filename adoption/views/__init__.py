@@ -6,6 +6,7 @@ from .fleet import cluster_detail, cluster_list, workload_detail
 from .health import healthz
 from .okr import target_edit, target_list, waiver_create, waiver_list
 from .pages import overview, squad_detail, tribe_detail
+from .todo import tribe_todo
 
 __all__ = [
     "cluster_detail",
@@ -16,6 +17,7 @@ __all__ = [
     "target_edit",
     "target_list",
     "tribe_detail",
+    "tribe_todo",
     "waiver_create",
     "waiver_list",
     "workload_detail",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -13,7 +12,6 @@ from django_tables2 import RequestConfig
 
 from .. import charts, metrics, progress
 from ..filters import WorkloadFilter
-from ..forms import PageFilterForm
 from ..models import (
     Cluster,
     NamespaceObservation,
@@ -27,15 +25,14 @@ from ..models import (
 from ..org import UNASSIGNED
 from ..tables import WorkloadTable
 from .common import TargetView, headline, page_filters, target_views, trend_chart
-from .fleet import restart_command
 from .rendered import (
     cached_body,
     cached_fragment,
     data_version,
-    query_key,
     render_page,
     tribe_names,
 )
+from .todo import FILTER_FIELDS, PAGE_FIELDS, TODO_LISTS, todo_section
 
 BAR_METRIC = metrics.Metric.WORKLOADS_MESHED
 
@@ -70,13 +67,10 @@ def _group_bars(scope: progress.Scope, group_by: str, targets: list[Target]) -> 
     return charts.bars_with_targets(rows, metric_label=metrics.DEFS[BAR_METRIC].label), rows
 
 
-FILTER_FIELDS = list(PageFilterForm.base_fields)
-
-
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
-    def build() -> dict[str, Any]:
-        form, f = page_filters(request)
+    def build(bare: HttpRequest) -> dict[str, Any]:
+        form, f = page_filters(bare)
         scope = progress.Scope(
             environment=f.get("environment") or None, cluster=f.get("cluster") or None
         )
@@ -100,13 +94,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "targets": org_targets,
         }
 
-    body = cached_body(
-        request,
-        "overview",
-        {"q": query_key(request, FILTER_FIELDS)},
-        "adoption/overview.html",
-        build,
-    )
+    body = cached_body(request, "overview", "adoption/overview.html", build, fields=FILTER_FIELDS)
     health = cached_fragment(
         request,
         "polling-health",
@@ -116,51 +104,27 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render_page(request, "Overview", body, health)
 
 
-TODO_ROWS = 50
+NAMESPACE_ROWS = 50
 
 
-def _todo(snapshot_ids: list[int], tribe: str) -> dict[str, dict[str, Any]]:
-    """The tribe's to-do lists: the first TODO_ROWS of each, with the total (the CSV export
-    of the same filter has them all)."""
-    base = WorkloadObservation.objects.filter(
-        snapshot_id__in=snapshot_ids, tribe=tribe, system=False
-    ).select_related("cluster")
-    lists = {
-        "missing": base.filter(state="missing-proxy").order_by(
-            "missing_since", "namespace", "name"
-        ),
-        "not_enrolled": base.filter(state="not-enrolled").order_by("namespace", "name"),
-        "behind": base.filter(state="meshed", behind=True).order_by("namespace", "name"),
-        "no_resilience": base.filter(state="meshed")
-        .exclude(services=[])
-        .filter(
-            Q(timeout=False)
-            | Q(retries=False)
-            | Q(circuit_breaking=False)
-            | Q(outlier_detection=False)
-        )
-        .order_by("namespace", "name"),
-    }
-    todo: dict[str, dict[str, Any]] = {}
-    for name, qs in lists.items():
-        rows = list(qs[:TODO_ROWS])
-        todo[name] = {"rows": rows, "total": qs.count() if len(rows) == TODO_ROWS else len(rows)}
-    for w in todo["missing"]["rows"]:
-        w.restart = restart_command(w.cluster, w.namespace, w.kind, w.name)
-    return todo
-
-
-@require_GET
-def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
+def check_tribe(request: HttpRequest, tribe: str) -> str:
+    """The stored tribe value of URL name ``tribe`` (404 when there is no such tribe), from
+    the cached tribe list of this data version when it is there."""
     stored = _tribe_param(tribe)
     data_version(request)  # so that the tribe names come from the cache of this version
     if stored and stored not in (tribe_names(request) or ()):
         # not among the tribes of this data version: ask the table (a tribe added since)
         if not Tribe.objects.filter(name=stored).exists():
             raise Http404("No such tribe")
+    return stored
 
-    def build() -> dict[str, Any]:
-        form, f = page_filters(request)
+
+@require_GET
+def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
+    stored = check_tribe(request, tribe)
+
+    def build(bare: HttpRequest) -> dict[str, Any]:
+        form, f = page_filters(bare)
         scope = progress.Scope(
             tribe=stored, environment=f.get("environment") or None, cluster=f.get("cluster") or None
         )
@@ -175,8 +139,8 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
         ns_qs = NamespaceObservation.objects.filter(
             snapshot_id__in=ids, tribe=stored, system=False
         ).order_by("namespace", "cluster__name")
-        namespaces = list(ns_qs.select_related("cluster")[:TODO_ROWS])
-        ns_total = ns_qs.count() if len(namespaces) == TODO_ROWS else len(namespaces)
+        namespaces = list(ns_qs.select_related("cluster")[:NAMESPACE_ROWS])
+        ns_total = ns_qs.count() if len(namespaces) == NAMESPACE_ROWS else len(namespaces)
         ns_names = set(ns_qs.values_list("namespace", flat=True).distinct())
         return {
             "tribe": tribe,
@@ -193,7 +157,7 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
             "targets": target_views(targets),
             "namespaces": namespaces,
             "namespaces_total": ns_total,
-            "todo": _todo(ids, stored),
+            "todo": [todo_section(bare, t, tribe, ids, f) for t in TODO_LISTS],
             "waivers": list(
                 Waiver.objects.filter(namespace__in=ns_names).select_related("cluster")
             ),
@@ -202,9 +166,10 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
     body = cached_body(
         request,
         "tribe",
-        {"tribe": stored, "q": query_key(request, FILTER_FIELDS)},
         "adoption/tribe.html",
         build,
+        fields=PAGE_FIELDS,
+        params={"tribe": stored},
     )
     return render_page(request, f"Tribe {tribe}", body)
 

@@ -7,9 +7,10 @@ body is rendered once per (page, query string, `progress.data_version`, day, sta
 kept in the per-process cache, so a repeated view costs the session and user lookups, the
 data-version query and a cache hit.
 
-Body templates are rendered *without the request*: no context processor runs and
-``{% csrf_token %}`` renders nothing, and their only user data is ``user.is_staff``, so nothing
-of one user can be served to another.
+Body templates are rendered with a bare request (`page_request`: the path and the page's own
+query parameters, no user, session, cookies or headers), and their only user data is
+``user.is_staff``, so nothing of one user can be served to another (``{% csrf_token %}`` in a
+body would be a token of no session: keep forms that POST in the shell or in uncached pages).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -35,8 +36,10 @@ from ..models import Tribe
 # `data_version` does not see: it is cached for this long only.
 HEALTH_SECONDS = 10
 
-# One build per key and process at a time: twenty readers arriving just after a poll wait for
-# the first one's build instead of computing the same figures twenty times on two cores.
+# One build per key and process at a time: readers arriving while it runs get the previous
+# version of the same page when there is one (for the second or so the build takes, well within
+# a poll interval), otherwise they wait for the build rather than computing the same figures
+# twenty times over on two cores.
 _building: dict[str, threading.Lock] = {}
 _building_guard = threading.Lock()
 
@@ -60,45 +63,74 @@ def _key(prefix: str, parts: Iterable[object]) -> str:
     return prefix + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def cached_or_build(key: str, seconds: int, build: Callable[[], Any]) -> Any:
-    """``cache.get(key)``, else ``build()`` stored for ``seconds`` — built by one thread of
-    this process at a time per key (the others wait for it and then read its result)."""
+def cached_or_build(
+    key: str, seconds: int, build: Callable[[], Any], *, latest: str | None = None
+) -> Any:
+    """``cache.get(key)``, else ``build()`` stored for ``seconds``, built by one thread of this
+    process at a time. With ``latest`` (the same page under any data version), the others are
+    answered with the last version built while it runs; without, they wait for it."""
     value = cache.get(key)
     if value is not None:
         return value
     with _building_guard:
         lock = _building.setdefault(key, threading.Lock())
-    with lock:
+    if not lock.acquire(blocking=False):
+        previous = cache.get(latest) if latest else None
+        if previous is not None:
+            return previous
+        lock.acquire()
+    try:
         value = cache.get(key)
         if value is None:
             value = build()
             cache.set(key, value, seconds)
-    with _building_guard:
-        _building.pop(key, None)
+            if latest:
+                cache.set(latest, value, seconds)
+    finally:
+        lock.release()
+        with _building_guard:
+            if _building.get(key) is lock:
+                del _building[key]
     return value
+
+
+def page_request(request: HttpRequest, fields: Iterable[str]) -> HttpRequest:
+    """A bare GET request with the path and the ``fields`` of the query string only: what a
+    body may know of its request (tables read their sort and page from it). No user, session,
+    cookies or headers."""
+    bare = HttpRequest()
+    bare.method = "GET"
+    bare.path = bare.path_info = request.path
+    bare.GET = QueryDict(query_key(request, fields))
+    return bare
 
 
 def cached_body(
     request: HttpRequest,
     kind: str,
-    params: dict[str, object],
     template: str,
-    build: Callable[[], dict[str, Any]],
+    build: Callable[[HttpRequest], dict[str, Any]],
+    *,
+    fields: Iterable[str],
+    params: dict[str, object] | None = None,
 ) -> str:
-    """The rendered body of page ``kind`` for these ``params`` (everything the view reads from
-    the URL and query string), built with ``build()`` into ``template`` when not cached."""
+    """The rendered body of page ``kind``: ``build(bare)`` rendered into ``template``, cached
+    per data version, day, staff or not, URL ``params`` and the query string's ``fields``.
+    ``bare`` is `page_request` (only those fields of the query string)."""
     is_staff = bool(getattr(request.user, "is_staff", False))
-    parts = [kind, data_version(request), timezone.now().date().isoformat(), f"staff={is_staff}"]
-    parts += [f"{k}={v}" for k, v in sorted(params.items())]
+    bare = page_request(request, fields)
+    page = [kind, f"staff={is_staff}", bare.GET.urlencode()]
+    page += [f"{k}={v}" for k, v in sorted((params or {}).items())]
+    version = [data_version(request), timezone.now().date().isoformat()]
 
     def render_body() -> str:
-        ctx = build()
+        ctx = build(bare)
         ctx["user"] = {"is_staff": is_staff}  # the only user data a body may use
-        return render_to_string(template, ctx)
+        return render_to_string(template, ctx, request=bare)
 
-    return str(
-        cached_or_build(_key("body:", parts), settings.MESHBOARD_PAGE_CACHE_SECONDS, render_body)
-    )
+    seconds = settings.MESHBOARD_PAGE_CACHE_SECONDS
+    key, latest = _key("body:", page + version), _key("latest-body:", page)
+    return str(cached_or_build(key, seconds, render_body, latest=latest))
 
 
 def cached_fragment(
@@ -108,7 +140,14 @@ def cached_fragment(
     health), rendered at most every HEALTH_SECONDS."""
     key = _key("fragment:", [kind, data_version(request)])
     seconds = min(HEALTH_SECONDS, settings.MESHBOARD_PAGE_CACHE_SECONDS)
-    return str(cached_or_build(key, seconds, lambda: render_to_string(template, build())))
+    return str(
+        cached_or_build(
+            key,
+            seconds,
+            lambda: render_to_string(template, build()),
+            latest=_key("latest-fragment:", [kind]),
+        )
+    )
 
 
 def render_page(
