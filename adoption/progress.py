@@ -132,7 +132,8 @@ def _source(scope: Scope, grain: Grain, group_by: str | None) -> _Source:
     """Which tables a query reads. Per snapshot: `SnapshotRollup`. Per day, each cluster's
     latest day comes from `DailyTotal` (one row per cluster and day) and the figures from the
     narrowest table that still holds the scope: `DailyTotal` for the whole org, `DailyTribeTotal`
-    for a tribe or per tribe, `DailyRollup` for squads."""
+    for a tribe or per tribe, `DailyRollup` for squads. (A day whose last poll saw no application
+    workload has a `DailyTotal` row and no other: it counts as the cluster's latest day.)"""
     by_squad = scope.squad is not None or group_by == "squad"
     if grain == "snapshot":
         table = SnapshotRollup._meta.db_table
@@ -174,7 +175,8 @@ def sums_at(
     per point (and group), with the clusters contributing and those carried forward (no newer
     data). Every step is an index probe per (point, cluster): the cost follows points ×
     clusters, not the history stored. Org-wide daily figures read the `DailyTotal` row in the
-    probe itself; the daily tables' covering indexes make the reads index-only.
+    probe itself; the covering indexes of `DailyTotal` and `DailyTribeTotal` make the org and
+    tribe reads index-only.
     """
     if not points:
         return {} if group_by else []
