@@ -25,15 +25,17 @@ def _rows(rows: list[Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.django_db
-def test_streamed_poll_stores_what_the_untyped_whole_list_poll_stores(  # type: ignore[no-untyped-def]
+def test_streamed_typed_poll_stores_what_the_untyped_whole_list_poll_stores(  # type: ignore[no-untyped-def]
     sim, cluster, settings, monkeypatch
 ):
     settings.MESHBOARD_KUBE_PAGE_SIZE = 13
     read, result, workloads, namespaces = collect.read_and_classify(cluster, SIM_TIME)
     assert read.objects["pods"] == [] and result.pods == []  # nothing kept per pod
 
-    # the reference: untyped decode, every pod in memory, classify_cluster on the whole list
+    # the reference: untyped decode of every list, every pod in memory, classify_cluster on the
+    # whole list
     monkeypatch.setattr(listing, "decode_pods", listing._decoder.decode)
+    monkeypatch.setattr(listing, "decode_objects", listing._decoder.decode)
     whole = collect.read_cluster(cluster)
     assert len(whole.objects["pods"]) > 13
     ref_result, ref_workloads, ref_namespaces = collect.classify_read(cluster, whole, SIM_TIME)
@@ -178,3 +180,85 @@ def test_a_streamed_polls_memory_does_not_grow_with_the_pod_count() -> None:
     small, large = _peak(2_000), _peak(8_000)
     # 4× the pods over the same 200 workloads: the peak is one page plus the aggregates
     assert large < 1.5 * small, (small, large)
+
+
+def test_the_typed_object_decode_keeps_what_is_read_and_falls_back() -> None:
+    import msgspec
+
+    deployment = {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "uid": "u-1",
+            "labels": {"app": "web"},
+            "annotations": {"galley.istio.io/analyze-suppress": "IST0144"},
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": "web:1",
+                            "env": [{"name": "A", "value": "1"}],
+                            "resources": {"requests": {"cpu": "1"}},
+                            "livenessProbe": {"httpGet": {"path": "/"}},
+                        }
+                    ],
+                    "nodeSelector": {"pool": "a"},
+                },
+            },
+        },
+        "status": {"replicas": 3, "conditions": [{"type": "Available"}]},
+    }
+    page = listing.decode_objects(msgspec.json.encode({"items": [deployment]}))
+    assert page.items == [
+        {
+            "kind": "Deployment",
+            "metadata": {
+                "name": "web",
+                "namespace": "shop",
+                "labels": {"app": "web"},
+                "annotations": {"galley.istio.io/analyze-suppress": "IST0144"},
+            },
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "web:1",
+                                "resources": {"requests": {"cpu": "1"}},
+                            }
+                        ]
+                    },
+                },
+            },
+        }
+    ]
+    rs = {
+        "metadata": {
+            "name": "web-1",
+            "ownerReferences": [
+                {"kind": "Deployment", "name": "web", "controller": True, "uid": "u"}
+            ],
+        }
+    }
+    assert listing.decode_objects(msgspec.json.encode({"items": [rs]})).items == [
+        {
+            "metadata": {
+                "name": "web-1",
+                "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": True}],
+            }
+        }
+    ]
+    odd = {"metadata": {"name": "x", "ownerReferences": "not-a-list"}}
+    assert listing.decode_objects(msgspec.json.encode({"items": [odd, rs]})).items == [odd, rs]

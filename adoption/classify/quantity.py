@@ -8,6 +8,7 @@ decimal exponent (``1e3``, ``1E-3``).
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
@@ -73,10 +74,26 @@ def _ceil_int(value: Decimal | None) -> int | None:
 
 def cpu_millicores(value: Any) -> int | None:
     """``100m`` → 100, ``1.5`` → 1500, ``1e3`` → 1000000; None on bad/negative input."""
+    if type(value) is str:
+        return _cpu_text(value)
     q = parse_quantity(value)
     return _ceil_int(q * 1000 if q is not None else None)
 
 
 def memory_bytes(value: Any) -> int | None:
     """``1.5Gi`` → 1610612736, ``128974848`` → 128974848, ``500Mi``; None on bad input."""
+    if type(value) is str:
+        return _memory_text(value)
+    return _ceil_int(parse_quantity(value))
+
+
+# A cluster repeats a few dozen quantity strings across tens of thousands of pods.
+@functools.lru_cache(maxsize=4096)
+def _cpu_text(value: str) -> int | None:
+    q = parse_quantity(value)
+    return _ceil_int(q * 1000 if q is not None else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _memory_text(value: str) -> int | None:
     return _ceil_int(parse_quantity(value))

@@ -12,6 +12,7 @@ import functools
 import http.client
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -205,6 +206,213 @@ def _pod_dict(p: _Pod) -> dict[str, Any]:
     return out
 
 
+# --- typed decode of the other lists ---------------------------------------------------------
+# Same rules as the pods: only what the classifier, capacity and versions read; a page that
+# breaks the schema falls back to the untyped decode. Held whole for the poll, these lists were
+# most of its memory (a Deployment with its status and full template, ~6× its JSON size).
+
+
+class _OwnerRef(msgspec.Struct):
+    kind: Any = None
+    name: Any = None
+    controller: Any = None
+
+
+class _ObjMeta(msgspec.Struct):
+    name: Any = None
+    namespace: Any = None
+    labels: Any = None
+    annotations: Any = None
+    ownerReferences: list[_OwnerRef] | None = None  # noqa: N815
+
+
+class _TemplateMeta(msgspec.Struct):
+    labels: Any = None
+    annotations: Any = None
+
+
+class _PodTemplate(msgspec.Struct):
+    metadata: _TemplateMeta | None = None
+    spec: _PodSpec | None = None
+
+
+class _JobTemplateSpec(msgspec.Struct):
+    template: _PodTemplate | None = None
+
+
+class _JobTemplate(msgspec.Struct):
+    metadata: _TemplateMeta | None = None
+    spec: _JobTemplateSpec | None = None
+
+
+class _WorkloadSpec(msgspec.Struct):
+    replicas: Any = None
+    selector: Any = None
+    template: _PodTemplate | None = None
+    jobTemplate: _JobTemplate | None = None  # noqa: N815
+
+
+class _Object(msgspec.Struct):
+    kind: Any = None
+    metadata: _ObjMeta | None = None
+    spec: _WorkloadSpec | None = None
+
+
+class _TypedList(msgspec.Struct):
+    items: list[_Object] | None = None
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+_object_decoder = msgspec.json.Decoder(_TypedList)
+
+
+def _set(d: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        d[key] = value
+
+
+def _meta_dict(m: _ObjMeta | _TemplateMeta, annotations: bool = True) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if isinstance(m, _ObjMeta):
+        _set(d, "name", m.name)
+        _set(d, "namespace", m.namespace)
+        if m.ownerReferences is not None:
+            refs = []
+            for r in m.ownerReferences:
+                rd: dict[str, Any] = {}
+                _set(rd, "kind", r.kind)
+                _set(rd, "name", r.name)
+                _set(rd, "controller", r.controller)
+                refs.append(rd)
+            d["ownerReferences"] = refs
+    _set(d, "labels", m.labels)
+    if annotations:
+        _set(d, "annotations", m.annotations)
+    return d
+
+
+def _spec_dict(sp: _PodSpec) -> dict[str, Any]:
+    sd: dict[str, Any] = {}
+    if sp.containers is not None:
+        sd["containers"] = [_container_dict(c) for c in sp.containers]
+    if sp.initContainers is not None:
+        sd["initContainers"] = [_container_dict(c) for c in sp.initContainers]
+    _set(sd, "hostNetwork", sp.hostNetwork)
+    if sp.securityContext is not None:
+        sd["securityContext"] = _security_context(sp.securityContext)
+    return sd
+
+
+def _template_dict(t: _PodTemplate) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if t.metadata is not None:
+        d["metadata"] = _meta_dict(t.metadata)
+    if t.spec is not None:
+        d["spec"] = _spec_dict(t.spec)
+    return d
+
+
+def _object_dict(o: _Object) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _set(out, "kind", o.kind)
+    if o.metadata is not None:
+        out["metadata"] = _meta_dict(o.metadata)
+    sp = o.spec
+    if sp is not None:
+        sd: dict[str, Any] = {}
+        _set(sd, "replicas", sp.replicas)
+        _set(sd, "selector", sp.selector)
+        if sp.template is not None:
+            sd["template"] = _template_dict(sp.template)
+        jt = sp.jobTemplate
+        if jt is not None:
+            jd: dict[str, Any] = {}
+            if jt.metadata is not None:
+                jd["metadata"] = _meta_dict(jt.metadata)
+            if jt.spec is not None:
+                jd["spec"] = (
+                    {"template": _template_dict(jt.spec.template)}
+                    if jt.spec.template is not None
+                    else {}
+                )
+            sd["jobTemplate"] = jd
+        out["spec"] = sd
+    return out
+
+
+def decode_objects(data: bytes) -> _ObjectList:
+    """A page of workloads (Deployments, StatefulSets, DaemonSets, CronJobs), Services, or
+    metadata-only ReplicaSets/Jobs: metadata (name, namespace, labels, annotations, controller
+    references), replicas, selector and pod template (the pod decode's fields); the untyped
+    decode when the page does not fit the schema."""
+    try:
+        page = _object_decoder.decode(data)
+    except msgspec.ValidationError:
+        return _decoder.decode(data)
+    items = [_object_dict(o) for o in page.items] if page.items is not None else None
+    return _ObjectList(items=items, metadata=page.metadata)
+
+
+class _Usage(msgspec.Struct):
+    cpu: Any = None
+    memory: Any = None
+
+
+class _MetricsContainer(msgspec.Struct):
+    name: Any = None
+    usage: _Usage | None = None
+
+
+class _NameMeta(msgspec.Struct):
+    name: Any = None
+    namespace: Any = None
+
+
+class _PodMetrics(msgspec.Struct):
+    metadata: _NameMeta | None = None
+    containers: list[_MetricsContainer] | None = None
+
+
+class _PodMetricsList(msgspec.Struct):
+    items: list[_PodMetrics] | None = None
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+_metrics_decoder = msgspec.json.Decoder(_PodMetricsList)
+
+
+def _metrics_dict(pm: _PodMetrics) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if pm.metadata is not None:
+        md: dict[str, Any] = {}
+        _set(md, "name", pm.metadata.name)
+        _set(md, "namespace", pm.metadata.namespace)
+        out["metadata"] = md
+    if pm.containers is not None:
+        conts = []
+        for c in pm.containers:
+            cd: dict[str, Any] = {}
+            _set(cd, "name", c.name)
+            if c.usage is not None:
+                ud: dict[str, Any] = {}
+                _set(ud, "cpu", c.usage.cpu)
+                _set(ud, "memory", c.usage.memory)
+                cd["usage"] = ud
+            conts.append(cd)
+        out["containers"] = conts
+    return out
+
+
+def decode_podmetrics(data: bytes) -> _ObjectList:
+    """A page of metrics.k8s.io PodMetrics: names and per-container usage (`capacity`)."""
+    try:
+        page = _metrics_decoder.decode(data)
+    except msgspec.ValidationError:
+        return _decoder.decode(data)
+    items = [_metrics_dict(pm) for pm in page.items] if page.items is not None else None
+    return _ObjectList(items=items, metadata=page.metadata)
+
+
 def decode_pods(data: bytes) -> _ObjectList:
     """A pod list page: typed decode of the classifier's fields; the untyped decode when the
     page does not fit the schema (raises `msgspec.DecodeError` for a body that is not JSON)."""
@@ -270,7 +478,16 @@ class Resource:
     name: str
     fetch: Callable[[client.ApiClient], Fetch]
     metadata_only: bool = False
-    typed_pods: bool = False  # decode only the pod fields the classifier reads (`decode_pods`)
+    # decode only the fields the classifier reads: "pods" (`decode_pods`), "objects"
+    # (`decode_objects`), "podmetrics" (`decode_podmetrics`); None: every field
+    typed: str | None = None
+
+    def decoder(self) -> Callable[[bytes], _ObjectList]:
+        return {
+            "pods": decode_pods,
+            "objects": decode_objects,
+            "podmetrics": decode_podmetrics,
+        }.get(self.typed or "", _decoder.decode)
 
 
 def core(method: str) -> Callable[[client.ApiClient], Fetch]:
@@ -537,35 +754,43 @@ def list_pages(
     host = safe_host(api.configuration.host)
     fetch = resource.fetch(api)
     headers = {"Accept": PARTIAL_METADATA} if resource.metadata_only else None
-    token = ""
-    while True:
+    decode = resource.decoder()
+
+    def get(token: str) -> tuple[_ObjectList, int]:
         kwargs: dict[str, Any] = {"limit": opts.page_size, "_preload_content": False}
         if token:
             kwargs["_continue"] = token
         if headers:
             kwargs["_headers"] = headers
-
-        page, size = call_with_retries(
-            functools.partial(
-                _fetch_page,
-                fetch,
-                kwargs,
-                resource.name,
-                host,
-                decode=decode_pods if resource.typed_pods else _decoder.decode,
-            ),
+        return call_with_retries(
+            functools.partial(_fetch_page, fetch, kwargs, resource.name, host, decode=decode),
             resource.name,
             host,
             opts,
             stats,
         )
-        stats.bytes_read += size
-        items = page.items or []
-        stats.objects += len(items)
-        yield items
-        token = page.metadata.continue_
-        if not token:
-            return
+
+    # The next page is requested as soon as this one's continue token is known, so the API
+    # server renders and sends it while the caller works on this one (one page ahead at most).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kube-list") as ahead:
+        pending = ahead.submit(get, "")
+        while True:
+            page, size = pending.result()
+            token = page.metadata.continue_
+            if token:
+                pending = ahead.submit(get, token)
+            stats.bytes_read += size
+            items = page.items or []
+            stats.objects += len(items)
+            del page
+            try:
+                yield items
+            except GeneratorExit:
+                if token:
+                    pending.cancel()
+                raise
+            if not token:
+                return
 
 
 class _Expired(Exception):
