@@ -28,7 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -110,6 +113,41 @@ def _observations(workloads: int) -> int:
             store._ensure_org(rows, namespaces)
         done += 1
     return done
+
+
+@contextmanager
+def _new_data(every: float) -> Iterator[None]:
+    """While inside, change the data version every ``every`` seconds (0: never) the way an
+    edited target does, so that every cached page body and fragment is rebuilt, as after a
+    poll."""
+    if not every:
+        yield
+        return
+    from django.db import connection
+    from django.utils import timezone
+
+    from adoption.models import ScopeKind, Target
+
+    target, _ = Target.objects.get_or_create(
+        scope=ScopeKind.ORG,
+        metric="workloads_meshed",
+        owner="bench-pages",
+        defaults={"value": 90, "start": date(2026, 1, 1), "due": date(2027, 6, 30)},
+    )
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.wait(every):
+            Target.objects.filter(pk=target.pk).update(updated_at=timezone.now())
+        connection.close()
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _load(
@@ -216,6 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the seeded history")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
+        "--new-data-every",
+        type=float,
+        default=0,
+        metavar="S",
+        help="also measure while the data version changes every S seconds (20 clusters "
+        "polled every 5 min give a new snapshot every 15 s): every cached page is rebuilt",
+    )
+    parser.add_argument(
         "--server-args",
         default="",
         help="gunicorn worker options instead of the quick start's (e.g. '--workers 3')",
@@ -283,8 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         errors: dict[str, int] = {}
         base = None
         if _wrk(args.port, "/healthz", cookie, 2, 1) is not None:
-            for label, path in pages:
-                r = _wrk(args.port, path, cookie, args.clients, args.seconds)
+            runs = [(label, path, False) for label, path in pages]
+            if args.new_data_every:
+                runs += [
+                    (f"{label}, new data every {args.new_data_every:g} s", path, True)
+                    for label, path in pages[1:]
+                ]
+            for label, path, churn in runs:
+                with _new_data(args.new_data_every if churn else 0):
+                    r = _wrk(args.port, path, cookie, args.clients, args.seconds)
                 assert r is not None
                 p95[label] = r["p95"]
                 errors[label] = int(r["errors"])
@@ -309,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"target p95 < {TARGET_P95_MS:.0f} ms for overview and tribe, no errors: "
                 f"{verdict(ok)}"
+                + (" (the runs with new data are information)" if args.new_data_every else "")
             )
             return 0
         for label, path in pages:
