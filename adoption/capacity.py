@@ -183,6 +183,7 @@ def summarize(
     podmetrics: Iterable[Mapping[str, Any]] | None = None,
     *,
     pod_totals: PodTotals | None = None,
+    usage: UsageTotals | None = None,
 ) -> Capacity:
     """Capacity of one cluster from the objects one poll read.
 
@@ -191,7 +192,8 @@ def summarize(
     2. Proxies: running pods with an istio-proxy container (classic or native), their requests,
        and the requests of the pods' own containers (for the sidecar's share); ``pod_totals``
        given (pods streamed into a `PodTotals`), ``pods`` is ignored.
-    3. Usage, when the metrics API answered: per-proxy CPU/memory (sum and p95) and istiod's.
+    3. Usage, when the metrics API answered: per-proxy CPU/memory (sum and p95) and istiod's;
+       ``usage`` given (PodMetrics streamed into a `UsageTotals`), ``podmetrics`` is ignored.
     """
     cap = Capacity(metrics_api=podmetrics is not None)
     hpa_by_target: dict[str, tuple[int | None, int | None]] = {}
@@ -231,29 +233,55 @@ def summarize(
     cap.app_cpu_request_m = pod_totals.app_cpu_request_m
     cap.app_memory_request_b = pod_totals.app_memory_request_b
     cap.errors.extend(pod_totals.errors)
-    if podmetrics is not None:
-        cpus, mems = [], []
+    if usage is None and podmetrics is not None:
+        usage = UsageTotals()
+        usage.add(podmetrics)
+    if usage is not None:
+        cap.metrics_api = True
+        cpus, mems = usage.proxy_cpu_m, usage.proxy_memory_b
+        cap.usage = ProxyUsage(len(cpus), sum(cpus), sum(mems), _p95(cpus), _p95(mems))
         istiod_cpu: dict[str, int] = {}
         istiod_mem: dict[str, int] = {}
-        for pm_obj in podmetrics:
-            pod_name = _name(pm_obj)
-            for c in _containers(pm_obj):
-                usage = _map(c.get("usage"))
-                used_cpu = cpu_millicores(usage.get("cpu")) or 0
-                used_mem = memory_bytes(usage.get("memory")) or 0
-                if c.get("name") == PROXY:
-                    cpus.append(used_cpu)
-                    mems.append(used_mem)
-                elif c.get("name") == "discovery":
-                    owner = next((d for d in istiod_pods if pod_name.startswith(d + "-")), None)
-                    if owner is not None:
-                        istiod_cpu[owner] = istiod_cpu.get(owner, 0) + used_cpu
-                        istiod_mem[owner] = istiod_mem.get(owner, 0) + used_mem
-        cap.usage = ProxyUsage(len(cpus), sum(cpus), sum(mems), _p95(cpus), _p95(mems))
+        for pod_name, used_cpu, used_mem in usage.discovery:
+            owner = next((d for d in istiod_pods if pod_name.startswith(d + "-")), None)
+            if owner is not None:
+                istiod_cpu[owner] = istiod_cpu.get(owner, 0) + used_cpu
+                istiod_mem[owner] = istiod_mem.get(owner, 0) + used_mem
         for cp in cap.control_planes:
             cp.cpu_usage_m = istiod_cpu.get(cp.deployment)
             cp.memory_usage_b = istiod_mem.get(cp.deployment)
     return cap
+
+
+class UsageTotals:
+    """The PodMetrics part of `summarize`, fed page by page: every proxy's usage (for the sum
+    and p95) and istiod's ``discovery`` containers, nothing else of the list."""
+
+    __slots__ = ("proxy_cpu_m", "proxy_memory_b", "discovery")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything added (the list restarted after a 410)."""
+        self.proxy_cpu_m: list[int] = []
+        self.proxy_memory_b: list[int] = []
+        self.discovery: list[tuple[str, int, int]] = []  # (pod name, cpu m, memory B)
+
+    def add(self, podmetrics: Iterable[Mapping[str, Any]]) -> None:
+        for pm_obj in podmetrics:
+            for c in _containers(pm_obj):
+                name = c.get("name")
+                if name != PROXY and name != "discovery":
+                    continue
+                usage = _map(c.get("usage"))
+                used_cpu = cpu_millicores(usage.get("cpu")) or 0
+                used_mem = memory_bytes(usage.get("memory")) or 0
+                if name == PROXY:
+                    self.proxy_cpu_m.append(used_cpu)
+                    self.proxy_memory_b.append(used_mem)
+                else:
+                    self.discovery.append((_name(pm_obj), used_cpu, used_mem))
 
 
 @dataclass(frozen=True)

@@ -67,14 +67,14 @@ RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
             "replicasets",
             kube.apps("list_replica_set_for_all_namespaces"),
             metadata_only=True,
-            typed="objects",
+            typed="owners",
         ),
         False,
     ),
     (
         "jobs",
         kube.Resource(
-            "jobs", kube.batch("list_job_for_all_namespaces"), metadata_only=True, typed="objects"
+            "jobs", kube.batch("list_job_for_all_namespaces"), metadata_only=True, typed="owners"
         ),
         False,
     ),
@@ -144,18 +144,30 @@ class ClusterRead:
     istio: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     stats: kube.ListStats = field(default_factory=kube.ListStats)
     hpas: list[dict[str, Any]] = field(default_factory=list)
-    podmetrics: list[dict[str, Any]] | None = None  # None: the cluster serves no metrics API
+    # PodMetrics, streamed into their totals; None: the cluster serves no metrics API
+    usage: capacity.UsageTotals | None = None
     # Pods streamed (`read_cluster(..., pods=...)`): their capacity totals; objects["pods"] is [].
     pod_totals: capacity.PodTotals | None = None
+    capacity_summary: dict[str, Any] | None = None  # set by `release`
+
+    def release(self) -> None:
+        """Summarize the capacity and let go of every object read (once classified, they are
+        most of a poll's memory)."""
+        self.capacity_summary = self.capacity()
+        self.objects = {key: [] for key in self.objects}
+        self.istio = {key: [] for key in self.istio}
+        self.hpas, self.usage = [], None
 
     def capacity(self) -> dict[str, Any]:
+        if self.capacity_summary is not None:
+            return self.capacity_summary
         deployments = self.objects.get("deployments", [])
         summary = capacity.summarize(
             self.objects.get("pods", []),
             [d for d in deployments if _is_istiod(d)],
             self.hpas,
-            self.podmetrics,
             pod_totals=self.pod_totals,
+            usage=self.usage,
         )
         return summary.as_json()
 
@@ -212,8 +224,13 @@ def _list_optional(
     try:
         return kube.list_items(api, resource, opts, stats)
     except (kube.KubeForbidden, kube.KubeNotFound) as exc:
-        stats.gaps.append({"resource": resource.name, "kind": exc.kind, "error": exc.message})
+        _record_gap(stats, resource, exc)
         return []
+
+
+def _record_gap(stats: kube.ListStats, resource: kube.Resource, exc: kube.KubeError) -> None:
+    """An optional resource the poll could not read (403/404): the snapshot stands without it."""
+    stats.gaps.append({"resource": resource.name, "kind": exc.kind, "error": exc.message})
 
 
 class PodSink:
@@ -221,6 +238,10 @@ class PodSink:
 
     def __init__(self, read: ClusterRead, opts: ClassifyOptions) -> None:
         self.classifier = Classifier(read.cluster_objects(), opts, keep_pods=False)
+        # ReplicaSets and Jobs now live in the classifier's owner index (tens of thousands of
+        # them on a large cluster): let the lists go before the pods come in.
+        for key in ("replicasets", "jobs"):
+            read.objects.get(key, []).clear()
         read.pod_totals = self.totals = capacity.PodTotals()
         self.read = read
 
@@ -283,7 +304,12 @@ def read_cluster(
                 kube.custom(METRICS_GROUP, metrics_version, "pods"),
                 typed="podmetrics",
             )
-            read.podmetrics = _list_optional(api, podmetrics, opts, read.stats)
+            usage = capacity.UsageTotals()
+            try:
+                kube.stream_items(api, podmetrics, opts, read.stats, usage.add, usage.reset)
+                read.usage = usage
+            except (kube.KubeForbidden, kube.KubeNotFound) as exc:
+                _record_gap(read.stats, podmetrics, exc)
         return read
     finally:
         api.close()
@@ -350,7 +376,8 @@ def read_and_classify(
 ) -> tuple[ClusterRead, ClusterResult, list[WorkloadRow], list[NamespaceRow]]:
     """One poll's read and classification with the pods streamed: every other resource is read
     first, then the pod list page by page into an incremental classifier, so no more than one
-    page of pods is ever alive (memory bounded by the workload/namespace aggregates)."""
+    page of pods is ever alive (memory bounded by the workload/namespace aggregates). The read
+    comes back released (`ClusterRead.release`): capacity summarized, objects dropped."""
     sinks: list[PodSink] = []
 
     def sink(read: ClusterRead) -> PodSink:
@@ -359,6 +386,8 @@ def read_and_classify(
 
     read = read_cluster(cluster, opts, pods=sink)
     result = sinks[0].classifier.finish()
+    sinks.clear()  # the classifier's indexes
+    read.release()
     return read, *classify_read(cluster, read, at, result=result)
 
 

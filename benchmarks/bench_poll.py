@@ -134,6 +134,16 @@ def _pod_pages(cluster: Any, page_size: int) -> Any:
         api.close()
 
 
+class _SkipPods:
+    """A pod sink that drops the pods (step 4 lists them page by page itself)."""
+
+    def add(self, page: list[dict[str, Any]]) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+
 @dataclass
 class PollFigures:
     pods: int = 0
@@ -206,8 +216,9 @@ def run(pods: int = 50_000, sample: int = 5_000, *, inprocess: bool = False) -> 
         read, result, workloads, namespaces = collect.read_and_classify(cluster, at)
         f.read_s = time.perf_counter() - t0
         f.workloads, f.namespaces = len(workloads), len(namespaces)
-        objs = read.cluster_objects()
-        del read, result
+        del read, result  # released: the poll keeps no object lists once classified
+        # the lists again (pods skipped) for step 4's classifier
+        objs = collect.read_cluster(cluster, pods=lambda read: _SkipPods()).cluster_objects()
         t0 = time.perf_counter()
         with transaction.atomic():
             phase_snap = Snapshot.objects.create(

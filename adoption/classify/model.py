@@ -91,8 +91,8 @@ class ClusterObjects:
     """Parsed Kubernetes objects (plain dicts) of one cluster.
 
     ``replicasets`` and ``jobs`` may be metadata-only (PartialObjectMetadata): only
-    ``metadata.name/namespace/ownerReferences/labels`` are relied upon.  ``istio`` is
-    keyed by lowercase plural kind (``virtualservices``, ``destinationrules``,
+    ``metadata.name/namespace/ownerReferences`` (and Istio annotations) are relied upon.
+    ``istio`` is keyed by lowercase plural kind (``virtualservices``, ``destinationrules``,
     ``peerauthentications``, ``sidecars``, ``proxyconfigs`` ...).  ``istiod`` holds istiod
     Deployments or pods (control-plane version per revision).
     """

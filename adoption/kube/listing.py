@@ -403,6 +403,41 @@ def _metrics_dict(pm: _PodMetrics) -> dict[str, Any]:
     return out
 
 
+def _owner_dict(o: _Object) -> dict[str, Any]:
+    m = o.metadata
+    if m is None:
+        return {}
+    md: dict[str, Any] = {}
+    _set(md, "name", m.name)
+    _set(md, "namespace", m.namespace)
+    if m.ownerReferences is not None:
+        md["ownerReferences"] = [
+            {
+                k: v
+                for k, v in (("kind", r.kind), ("name", r.name), ("controller", r.controller))
+                if v is not None
+            }
+            for r in m.ownerReferences
+        ]
+    if isinstance(m.annotations, dict):
+        istio = {k: v for k, v in m.annotations.items() if isinstance(k, str) and "istio.io" in k}
+        if istio:
+            md["annotations"] = istio
+    return {"metadata": md}
+
+
+def decode_owners(data: bytes) -> _ObjectList:
+    """A page of metadata-only ReplicaSets or Jobs as the owner index reads them: name,
+    namespace, owner references and Istio annotations (analysis suppression); tens of thousands
+    of them on a large cluster."""
+    try:
+        page = _object_decoder.decode(data)
+    except msgspec.ValidationError:
+        return _decoder.decode(data)
+    items = [_owner_dict(o) for o in page.items] if page.items is not None else None
+    return _ObjectList(items=items, metadata=page.metadata)
+
+
 def decode_podmetrics(data: bytes) -> _ObjectList:
     """A page of metrics.k8s.io PodMetrics: names and per-container usage (`capacity`)."""
     try:
@@ -479,13 +514,15 @@ class Resource:
     fetch: Callable[[client.ApiClient], Fetch]
     metadata_only: bool = False
     # decode only the fields the classifier reads: "pods" (`decode_pods`), "objects"
-    # (`decode_objects`), "podmetrics" (`decode_podmetrics`); None: every field
+    # (`decode_objects`), "owners" (`decode_owners`), "podmetrics" (`decode_podmetrics`); None:
+    # every field
     typed: str | None = None
 
     def decoder(self) -> Callable[[bytes], _ObjectList]:
         return {
             "pods": decode_pods,
             "objects": decode_objects,
+            "owners": decode_owners,
             "podmetrics": decode_podmetrics,
         }.get(self.typed or "", _decoder.decode)
 
