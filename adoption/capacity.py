@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import msgspec
+
 from .classify.quantity import cpu_millicores, memory_bytes
 
 PROXY = "istio-proxy"
@@ -143,37 +145,76 @@ class PodTotals:
         "app_cpu_request_m",
         "app_memory_request_b",
         "errors",
+        "_seen",
     )
 
     def __init__(self) -> None:
         self.proxies = self.proxy_cpu_request_m = self.proxy_memory_request_b = 0
         self.app_cpu_request_m = self.app_memory_request_b = 0
         self.errors: list[str] = []
+        self._seen: dict[bytes, tuple[bool, int, int, int, int]] = {}
 
     def add(self, pods: Iterable[Mapping[str, Any]]) -> None:
-        """Count running pods with an istio-proxy container (classic or native)."""
-        errors = self.errors
+        """Count running pods with an istio-proxy container (classic or native).
+
+        A pod's figures depend only on its containers' names, resources and restart policies:
+        pods with the same ones (a ReplicaSet's) are added from the first one's figures."""
+        seen = self._seen
         for pod in pods:
             if _map(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
                 continue
             pod_spec = pod.get("spec")
-            containers = _containers(pod_spec)
-            proxy = [c for c in containers if c.get("name") == PROXY] + [
-                c
-                for c in _containers(pod_spec, "initContainers")
-                if c.get("name") == PROXY and c.get("restartPolicy") == "Always"
-            ]
-            if not proxy:
-                continue
-            self.proxies += 1
-            pc, pm = _resource(proxy[0], "requests", f"pod {_name(pod)}", errors)
-            self.proxy_cpu_request_m += pc
-            self.proxy_memory_request_b += pm
-            for c in containers:
-                if c.get("name") != PROXY:
-                    ac, am = _resource(c, "requests", f"pod {_name(pod)}", errors)
-                    self.app_cpu_request_m += ac
-                    self.app_memory_request_b += am
+            try:
+                key = _encode(
+                    (
+                        _resources_key(_containers(pod_spec)),
+                        _resources_key(_containers(pod_spec, "initContainers")),
+                    )
+                )
+            except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+                key = None
+            figures = seen.get(key) if key is not None else None
+            if figures is None:
+                before = len(self.errors)
+                figures = self._figures(pod, pod_spec)
+                if key is not None and len(self.errors) == before:  # errors name the pod
+                    seen[key] = figures
+            proxy, pc, pm, ac, am = figures
+            if proxy:
+                self.proxies += 1
+                self.proxy_cpu_request_m += pc
+                self.proxy_memory_request_b += pm
+                self.app_cpu_request_m += ac
+                self.app_memory_request_b += am
+
+    def _figures(self, pod: Mapping[str, Any], pod_spec: Any) -> tuple[bool, int, int, int, int]:
+        """(has a proxy, proxy CPU m, proxy memory B, app CPU m, app memory B) of one pod."""
+        errors = self.errors
+        pc = pm = ac = am = 0
+        containers = _containers(pod_spec)
+        proxy = [c for c in containers if c.get("name") == PROXY] + [
+            c
+            for c in _containers(pod_spec, "initContainers")
+            if c.get("name") == PROXY and c.get("restartPolicy") == "Always"
+        ]
+        if not proxy:
+            return False, 0, 0, 0, 0
+        pc, pm = _resource(proxy[0], "requests", f"pod {_name(pod)}", errors)
+        for c in containers:
+            if c.get("name") != PROXY:
+                c_cpu, c_mem = _resource(c, "requests", f"pod {_name(pod)}", errors)
+                ac += c_cpu
+                am += c_mem
+        return True, pc, pm, ac, am
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _resources_key(containers: list[Mapping[str, Any]]) -> list[tuple[Any, Any, Any]]:
+    return [
+        (c.get("name") == PROXY, c.get("resources"), c.get("restartPolicy")) for c in containers
+    ]
 
 
 def summarize(

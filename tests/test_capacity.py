@@ -170,3 +170,20 @@ def test_it_parses_quantities_in_every_spelling(n: int) -> None:
     assert memory_bytes(str(n)) == n
     assert memory_bytes("1.5Gi") == 1610612736 and memory_bytes("128974848") == 128974848
     assert cpu_millicores("1e3") == 10**6
+
+
+def test_pods_with_the_same_resources_are_added_once_each_and_bad_ones_named() -> None:
+    from adoption.capacity import PodTotals
+
+    same = [_pod(f"web-{i}", {"cpu": "100m"}, {"cpu": "1", "memory": "1Gi"}) for i in range(4)]
+    native = [_pod(f"api-{i}", {"cpu": "50m"}, {"cpu": "2"}, native=True) for i in range(2)]
+    bad = [_pod(f"bad-{i}", {"cpu": "lots"}, {"cpu": "1"}) for i in range(2)]
+    done = [_pod("job-1", {"cpu": "100m"}, {"cpu": "1"}, phase="Succeeded")]
+    totals = PodTotals()
+    totals.add(same[:2] + native + bad)
+    totals.add(same[2:] + done)
+    assert totals.proxies == 8
+    assert totals.proxy_cpu_request_m == 4 * 100 + 2 * 50
+    assert totals.app_cpu_request_m == 4 * 1000 + 2 * 2000 + 2 * 1000
+    assert totals.app_memory_request_b == 4 * 2**30
+    assert [e.split(":")[0] for e in totals.errors] == ["pod bad-0", "pod bad-1"]

@@ -393,13 +393,10 @@ class Classifier:
         acc = self.accs.get(key)
         if acc is None:
             acc = self.accs[key] = WorkloadAgg(ns_name, kind, name)
-        if (
-            self.keep_pods
-            or acc.first is None
-            or (rec.counted and rec.state == _MISSING)
-            or rec.workload_name != name
-            or rec.workload_kind != kind
-        ):
+        # The shared record stands for this pod in the aggregates, except for what is the pod's
+        # own: its labels (passed along), and its creation time when it is missing its proxy
+        # (`missing_since`); kept pods get records of their own.
+        if self.keep_pods or (rec.counted and rec.state == _MISSING):
             rec = dataclasses.replace(
                 rec,
                 name=as_str(m.get("name")),
@@ -411,7 +408,7 @@ class Classifier:
             )
             if self.keep_pods:
                 self.pods_out.append(rec)
-        acc.add(rec, False)
+        acc.add(rec, False, labels)
         if rec.counted:
             counts = self.ns_pods.get(ns_name)
             if counts is None:
@@ -448,7 +445,7 @@ class Classifier:
             acc = self.accs[key] = WorkloadAgg(ns_name, kind, name)
         pod_key = (rec.namespace, rec.name)
         reported = pod_key in ist0103
-        acc.add(rec, reported)
+        acc.add(rec, reported, real_labels)
         if rec.counted:
             counts = self.ns_pods.get(rec.namespace)
             if counts is None:

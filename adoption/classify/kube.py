@@ -153,6 +153,13 @@ def owner_refs(obj: Any) -> list[dict[str, Any]]:
 
 def controller_ref(obj: Any) -> tuple[str, str] | None:
     """(kind, name) of the controlling owner (``controller: true``), else the first."""
+    refs_value = meta(obj).get("ownerReferences")
+    if type(refs_value) is list and len(refs_value) == 1:  # the usual case, quickly
+        ref = refs_value[0]
+        if type(ref) is dict:
+            kind, name = ref.get("kind"), ref.get("name")
+            if type(kind) is str and type(name) is str:
+                return (kind, name) if kind and name else None
     refs = owner_refs(obj)
     if not refs:
         return None

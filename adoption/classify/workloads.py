@@ -139,6 +139,7 @@ class WorkloadAgg:
         "from_object",
         "pods",
         "first",
+        "first_labels",
         "counted",
         "by_state",
         "modes",
@@ -175,6 +176,7 @@ class WorkloadAgg:
         self.from_object = from_object
         self.pods = 0
         self.first: PodRecord | None = None
+        self.first_labels: dict[str, str] = {}
         self.counted = 0
         self.by_state: dict[str, int] = {}
         self.modes: set[str] = set()
@@ -195,11 +197,15 @@ class WorkloadAgg:
         self.missing = 0
         self.missing_reason = ""
 
-    def add(self, p: PodRecord, ist0103: bool = False) -> None:
-        """Fold one pod in (``ist0103``: an IST0103 names the pod's namespace/name)."""
+    def add(
+        self, p: PodRecord, ist0103: bool = False, labels: dict[str, str] | None = None
+    ) -> None:
+        """Fold one pod in (``ist0103``: an IST0103 names the pod's namespace/name; ``labels``:
+        the pod's own labels when ``p`` is a verdict shared with other pods)."""
         self.pods += 1
         if self.first is None:
             self.first = p
+            self.first_labels = p.labels if labels is None else labels
         self.expected_all = self.expected_all or p.injection_expected
         _count(self.requested_all, p.revision_requested)
         _count(self.used_all, p.revision_used)
@@ -246,7 +252,9 @@ class WorkloadAgg:
         )
         first = self.first
         rec.labels = (
-            dict(self.labels) if self.labels else (dict(first.labels) if first is not None else {})
+            dict(self.labels)
+            if self.labels
+            else (dict(self.first_labels) if first is not None else {})
         )
         by_state = self.by_state
         rec.pods_by_state = dict(sorted(by_state.items()))
