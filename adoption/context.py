@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from .models import Tribe
+from .org import UNASSIGNED
 from .status import polling_paused
 
 # The broker check is a Redis round trip: done at most this often per process (and again at
@@ -27,15 +30,25 @@ def polling_paused_recently() -> bool:
     return paused
 
 
+@lru_cache(maxsize=64)
+def _tribe_links(names: tuple[str, ...], urlconf: str, prefix: str) -> tuple[tuple[str, str], ...]:
+    """(name, URL) of each tribe's page and of Unassigned, for the navigation: reversed once
+    per tribe list, not on every page view."""
+    return tuple((n, reverse("adoption:tribe", args=[n])) for n in (*names, UNASSIGNED))
+
+
 def navigation(request: HttpRequest) -> dict[str, object]:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     from .views.rendered import tribe_names
 
-    names = tribe_names(request)
-    return {
-        "nav_tribes": Tribe.objects.order_by("name").values_list("name", flat=True)
-        if names is None
-        else names,
-        "polling_paused": polling_paused_recently(),
-    }
+    @cache
+    def nav_tribes() -> tuple[tuple[str, str], ...]:
+        # called by the template only when it shows the navigation (not, e.g., in the admin)
+        names = tribe_names(request)
+        if names is None:
+            names = list(Tribe.objects.order_by("name").values_list("name", flat=True))
+        urlconf = str(get_urlconf() or settings.ROOT_URLCONF)
+        return _tribe_links(tuple(names), urlconf, get_script_prefix()) if names else ()
+
+    return {"nav_tribes": nav_tribes, "polling_paused": polling_paused_recently()}
