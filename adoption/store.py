@@ -1,21 +1,23 @@
 """Snapshot writes and rollups.
 
-`write_snapshot` stores one classified poll in the caller's transaction: workload observations
-by COPY, namespace observations by bulk insert, then the per-snapshot rollup and the day's
-rollup (the cluster's last good snapshot of that day). `rollup_counts` is the one place that
-turns observations into the counts every page, chart and export reads.
+`write_snapshot` stores one classified poll in the caller's transaction: workload and namespace
+observations by COPY, then the per-snapshot rollup and the day's rollup (the cluster's last good
+snapshot of that day), in plain SQL. `rollup_counts` is the one place that turns observations
+into the counts every page, chart and export reads.
 """
 
 from __future__ import annotations
 
-import json
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from django.db import connection
+from psycopg import Copy
 
 from .models import (
     DailyRollup,
@@ -148,121 +150,207 @@ def rollup_counts(
 
 _WL_COLUMNS = [f.name for f in fields(WorkloadRow)]
 _JSON_COLUMNS = {"proxy_versions", "services", "diagnostics"}
+# COPY takes its columns in any order: the plain ones come straight from one C-level attrgetter
+# call per row, the JSON ones (encoded per row) last.
+_WL_PLAIN = tuple(name for name in _WL_COLUMNS if name not in _JSON_COLUMNS)
+_wl_plain = operator.attrgetter(*_WL_PLAIN)
+_WL_COPY = (
+    f"COPY {WorkloadObservation._meta.db_table} (snapshot_id, cluster_id, observed_at, "
+    f"{', '.join(_WL_PLAIN)}, proxy_versions, services, diagnostics) FROM STDIN"
+)
+_NS_PLAIN = (
+    "namespace",
+    "tribe",
+    "injection",
+    "revision",
+    "system",
+    "pods_total",
+    "pods_meshed",
+    "workloads_total",
+    "workloads_meshed",
+)
+_ns_plain = operator.attrgetter(*_NS_PLAIN)
+_NS_COPY = (
+    f"COPY {NamespaceObservation._meta.db_table} (snapshot_id, cluster_id, observed_at, "
+    f"{', '.join(_NS_PLAIN)}, conflicts, labels) FROM STDIN"
+)
+_json = msgspec.json.Encoder().encode
+
+
+def _json_list(value: list[str] | None) -> str:
+    """A list as JSON text; None (and empty) as ``[]``, as the JSONField default stores it."""
+    return _json(value).decode() if value else "[]"
+
+
+def _json_dict(value: dict[str, str] | None) -> str:
+    return _json(value).decode() if value else "{}"
 
 
 def _copy_workloads(snapshot: Snapshot, rows: list[WorkloadRow]) -> None:
     """COPY workload observations (10× faster than bulk_create at 50k rows)."""
-    table = WorkloadObservation._meta.db_table
-    columns = ["snapshot_id", "cluster_id", "observed_at", *_WL_COLUMNS]
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            values: list[Any] = [snapshot.pk, snapshot.cluster_id, snapshot.started_at]
-            for name in _WL_COLUMNS:
-                v = getattr(row, name)
-                if name in _JSON_COLUMNS:
-                    v = json.dumps(v or [])
-                values.append(v)
-            copy.write_row(values)
+    with connection.cursor() as cursor, cursor.cursor.copy(_WL_COPY) as copy:
+        _write_workloads(copy, snapshot, rows)
+
+
+def _write_workloads(copy: Copy, snapshot: Snapshot, rows: list[WorkloadRow]) -> None:
+    head = (snapshot.pk, snapshot.cluster_id, snapshot.started_at)
+    write, plain, js = copy.write_row, _wl_plain, _json_list
+    for row in rows:
+        write((*head, *plain(row), js(row.proxy_versions), js(row.services), js(row.diagnostics)))
+
+
+def _namespace_values(snapshot: Snapshot, rows: list[NamespaceRow]) -> list[tuple[Any, ...]]:
+    """The namespace observations' COPY rows."""
+    head = (snapshot.pk, snapshot.cluster_id, snapshot.started_at)
+    plain = _ns_plain
+    return [(*head, *plain(ns), _json_list(ns.conflicts), _json_dict(ns.labels)) for ns in rows]
+
+
+def _org_names(
+    workloads: list[WorkloadRow], namespaces: list[NamespaceRow]
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """The tribe names and (tribe, squad) pairs one poll names."""
+    tribes = {n.tribe for n in namespaces if n.tribe}
+    pairs = set()
+    for w in workloads:
+        if w.tribe:
+            tribes.add(w.tribe)
+            if w.squad:
+                pairs.add((w.tribe, w.squad))
+    return tribes, pairs
+
+
+_TRIBE = Tribe._meta.db_table
+_SQUAD = Squad._meta.db_table
 
 
 def _ensure_org(workloads: list[WorkloadRow], namespaces: list[NamespaceRow]) -> None:
     """Create Tribe/Squad rows for names seen for the first time (the org chart grows itself)."""
-    tribes = {n.tribe for n in namespaces if n.tribe} | {w.tribe for w in workloads if w.tribe}
-    known = set(Tribe.objects.filter(name__in=tribes).values_list("name", flat=True))
-    Tribe.objects.bulk_create(
-        [Tribe(name=t) for t in sorted(tribes - known)], ignore_conflicts=True
-    )
-    pairs = {(w.tribe, w.squad) for w in workloads if w.tribe and w.squad}
-    if pairs:
-        ids = dict(Tribe.objects.filter(name__in={t for t, _ in pairs}).values_list("name", "id"))
-        Squad.objects.bulk_create(
-            [Squad(tribe_id=ids[t], name=s) for t, s in sorted(pairs) if t in ids],
-            ignore_conflicts=True,
-        )
+    _create_org(*_org_names(workloads, namespaces))
+
+
+def _create_org(tribes: set[str], pairs: set[tuple[str, str]]) -> None:
+    """Insert the tribes and squads not there yet, in name order (one statement each; a known
+    name takes no id from the sequence)."""
+    with connection.cursor() as cursor:
+        if tribes:
+            cursor.execute(
+                f"INSERT INTO {_TRIBE} (name) SELECT n FROM unnest(%s::text[]) "
+                f"WITH ORDINALITY AS p (n, i) "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {_TRIBE} t WHERE t.name = p.n) ORDER BY p.i "
+                "ON CONFLICT DO NOTHING",
+                [sorted(tribes)],
+            )
+        if pairs:
+            ordered = sorted(pairs)
+            cursor.execute(
+                f"INSERT INTO {_SQUAD} (tribe_id, name) "
+                f"SELECT t.id, p.squad FROM unnest(%s::text[], %s::text[]) "
+                f"WITH ORDINALITY AS p (tribe, squad, i) JOIN {_TRIBE} t ON t.name = p.tribe "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {_SQUAD} s "
+                "WHERE s.tribe_id = t.id AND s.name = p.squad) ORDER BY p.i "
+                "ON CONFLICT DO NOTHING",
+                [[t for t, _ in ordered], [q for _, q in ordered]],
+            )
 
 
 def write_snapshot(
     snapshot: Snapshot, workloads: list[WorkloadRow], namespaces: list[NamespaceRow]
 ) -> None:
-    """Store one poll's observations and rollups. Call inside `transaction.atomic()`."""
-    _copy_workloads(snapshot, workloads)
-    NamespaceObservation.objects.bulk_create(
-        NamespaceObservation(
-            snapshot=snapshot,
-            cluster_id=snapshot.cluster_id,
-            observed_at=snapshot.started_at,
-            **{**asdict(ns), "conflicts": ns.conflicts or [], "labels": ns.labels or {}},
-        )
-        for ns in namespaces
-    )
-    _ensure_org(workloads, namespaces)
-    counts = rollup_counts(workloads, namespaces)
+    """Store one poll's observations and rollups. Call inside `transaction.atomic()`.
+
+    Everything goes through the caller's connection and transaction. The Python side of the
+    rollups runs while the server still digests the workload COPY (the rows sit in the socket
+    buffers), so it costs next to no wall time.
+    """
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        cur = cursor.cursor
+        with cur.copy(_WL_COPY) as copy:
+            _write_workloads(copy, snapshot, workloads)
+            # the server is still working through the buffered rows: meanwhile, the Python
+            # side of everything that follows
+            ns_values = _namespace_values(snapshot, namespaces)
+            counts = rollup_counts(workloads, namespaces)
+            org = _org_names(workloads, namespaces)
+        if ns_values:
+            with cur.copy(_NS_COPY) as copy:
+                write = copy.write_row
+                for values in ns_values:
+                    write(values)
+    _create_org(*org)
     write_rollups(snapshot, counts)
+
+
+_SNAP_ROLLUP = SnapshotRollup._meta.db_table
+_DAILY_ROLLUP = DailyRollup._meta.db_table
+_DAILY_TOTAL = DailyTotal._meta.db_table
+_DAILY_TRIBE = DailyTribeTotal._meta.db_table
+_COUNTS_SQL = ", ".join(COUNT_FIELDS)
+
+
+def _insert_rows(cur: Any, table: str, head: str, rows: list[tuple[Any, ...]]) -> None:
+    """One multi-row INSERT of ``rows`` (``head`` names their columns before the counts)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
+    params = [v for row in rows for v in row]
+    cur.execute(f"INSERT INTO {table} ({head}, {_COUNTS_SQL}) VALUES {values}", params)
 
 
 def write_rollups(snapshot: Snapshot, counts: Mapping[tuple[str, str], Mapping[str, int]]) -> None:
     """Per-snapshot rollup rows, and the day's rows when this is the day's latest good snapshot:
-    per (tribe, squad) group, per tribe (`DailyTribeTotal`) and per cluster (`DailyTotal`)."""
-    SnapshotRollup.objects.filter(snapshot=snapshot).delete()
-    SnapshotRollup.objects.bulk_create(
-        SnapshotRollup(
-            snapshot=snapshot,
-            cluster_id=snapshot.cluster_id,
-            observed_at=snapshot.started_at,
-            tribe=tribe,
-            squad=squad,
-            **c,
+    per (tribe, squad) group, per tribe (`DailyTribeTotal`) and per cluster (`DailyTotal`).
+
+    Plain SQL on the caller's connection (a handful of statements, no model instances)."""
+    sid, cid, at = snapshot.pk, snapshot.cluster_id, snapshot.started_at
+    day = at.date()
+    groups = [(tribe, squad, *(c[k] for k in COUNT_FIELDS)) for (tribe, squad), c in counts.items()]
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {_SNAP_ROLLUP} WHERE snapshot_id = %s", [sid])
+        _insert_rows(
+            cur,
+            _SNAP_ROLLUP,
+            "snapshot_id, cluster_id, observed_at, tribe, squad",
+            [(sid, cid, at, *g) for g in groups],
         )
-        for (tribe, squad), c in counts.items()
-    )
-    day = snapshot.started_at.date()
-    later = DailyTotal.objects.filter(
-        day=day, cluster_id=snapshot.cluster_id, observed_at__gt=snapshot.started_at
-    )
-    if later.exists():  # (DailyTotal: an empty snapshot writes no DailyRollup row, but this)
-        return  # a later snapshot of that day already stands for it (back-fill out of order)
-    DailyRollup.objects.filter(day=day, cluster_id=snapshot.cluster_id).delete()
-    totals = dict.fromkeys(COUNT_FIELDS, 0)
-    per_tribe: dict[str, dict[str, int]] = {}
-    for (tribe, _), c in counts.items():
-        tribe_totals = per_tribe.setdefault(tribe, dict.fromkeys(COUNT_FIELDS, 0))
-        for key in COUNT_FIELDS:
-            totals[key] += c[key]
-            tribe_totals[key] += c[key]
-    DailyTotal.objects.update_or_create(
-        day=day,
-        cluster_id=snapshot.cluster_id,
-        defaults={
-            "snapshot": snapshot,
-            "observed_at": snapshot.started_at,
-            "tribe": "",
-            "squad": "",
-            **totals,
-        },
-    )
-    DailyRollup.objects.bulk_create(
-        DailyRollup(
-            day=day,
-            cluster_id=snapshot.cluster_id,
-            snapshot=snapshot,
-            observed_at=snapshot.started_at,
-            tribe=tribe,
-            squad=squad,
-            **c,
+        # (DailyTotal: an empty snapshot writes no DailyRollup row, but this)
+        cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {_DAILY_TOTAL} "
+            "WHERE day = %s AND cluster_id = %s AND observed_at > %s)",
+            [day, cid, at],
         )
-        for (tribe, squad), c in counts.items()
-    )
-    DailyTribeTotal.objects.filter(day=day, cluster_id=snapshot.cluster_id).delete()
-    DailyTribeTotal.objects.bulk_create(
-        DailyTribeTotal(
-            day=day,
-            cluster_id=snapshot.cluster_id,
-            snapshot=snapshot,
-            observed_at=snapshot.started_at,
-            tribe=tribe,
-            squad="",
-            **c,
+        row = cur.fetchone()
+        if row and row[0]:
+            return  # a later snapshot of that day already stands for it (back-fill out of order)
+        totals = dict.fromkeys(COUNT_FIELDS, 0)
+        per_tribe: dict[str, dict[str, int]] = {}
+        for (tribe, _), c in counts.items():
+            tribe_totals = per_tribe.setdefault(tribe, dict.fromkeys(COUNT_FIELDS, 0))
+            for key in COUNT_FIELDS:
+                totals[key] += c[key]
+                tribe_totals[key] += c[key]
+        cur.execute(f"DELETE FROM {_DAILY_ROLLUP} WHERE day = %s AND cluster_id = %s", [day, cid])
+        updates = ", ".join(
+            f"{col} = EXCLUDED.{col}" for col in ("snapshot_id", "observed_at", "tribe", "squad")
         )
-        for tribe, c in per_tribe.items()
-    )
+        cur.execute(
+            f"INSERT INTO {_DAILY_TOTAL} (day, cluster_id, snapshot_id, observed_at, tribe, "
+            f"squad, {_COUNTS_SQL}) VALUES (%s, %s, %s, %s, '', '', "
+            f"{', '.join(['%s'] * len(COUNT_FIELDS))}) "
+            f"ON CONFLICT (cluster_id, day) DO UPDATE SET {updates}, "
+            + ", ".join(f"{k} = EXCLUDED.{k}" for k in COUNT_FIELDS),
+            [day, cid, sid, at, *(totals[k] for k in COUNT_FIELDS)],
+        )
+        daily_head = "day, cluster_id, snapshot_id, observed_at, tribe, squad"
+        _insert_rows(cur, _DAILY_ROLLUP, daily_head, [(day, cid, sid, at, *g) for g in groups])
+        cur.execute(f"DELETE FROM {_DAILY_TRIBE} WHERE day = %s AND cluster_id = %s", [day, cid])
+        _insert_rows(
+            cur,
+            _DAILY_TRIBE,
+            daily_head,
+            [
+                (day, cid, sid, at, tribe, "", *(c[k] for k in COUNT_FIELDS))
+                for tribe, c in per_tribe.items()
+            ],
+        )
