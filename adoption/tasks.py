@@ -39,13 +39,18 @@ def poll_due_clusters() -> list[int]:
     return enqueued
 
 
+#: Clock skew and scheduling slack on top of the hard time limit before a poll counts as dead.
+REAP_MARGIN_SECONDS = 30
+
+
 def reap_abandoned(now: datetime) -> int:
-    """Mark failed the snapshots left ``running`` longer than a poll can live (its worker died
-    and the message was lost, e.g. with a non-persistent broker): nothing will finish them."""
+    """Mark failed the snapshots left ``running`` longer than a poll can live (its worker died:
+    killed, out of memory): the platform team sees a failed poll instead of one running forever.
+    A redelivery of the same task later re-runs it under the same row (`collect._claim`)."""
     # started_at is the scheduled time: a poll may wait up to one interval in the queue (its
-    # message expires then), then live at most the lock TTL.
+    # message expires then), then run at most the hard time limit (Celery kills it there).
     limit = ExpressionWrapper(
-        Value(now - timedelta(seconds=settings.MESHBOARD_POLL_LOCK_TTL))
+        Value(now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + REAP_MARGIN_SECONDS))
         - F("cluster__poll_interval") * Value(timedelta(seconds=1)),
         output_field=DateTimeField(),
     )
@@ -53,7 +58,7 @@ def reap_abandoned(now: datetime) -> int:
     return Snapshot.objects.filter(pk__in=abandoned.values("pk")).update(
         status=SnapshotStatus.FAILED,
         finished_at=now,
-        error="abandoned: no worker finished this poll (worker lost and message not redelivered)",
+        error="abandoned: no worker finished this poll in time (its worker was lost)",
     )
 
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from adoption import tasks
+from adoption import collect, tasks
 from adoption.locks import cluster_lock, redis_client
 from adoption.models import Cluster, Snapshot, SnapshotStatus
 
@@ -99,12 +99,17 @@ def test_it_reaps_polls_abandoned_by_a_lost_worker(sim, cluster):  # type: ignor
     from django.utils import timezone
 
     now = timezone.now()
-    ttl = settings.MESHBOARD_POLL_LOCK_TTL + cluster.poll_interval
-    old = Snapshot.objects.create(cluster=cluster, started_at=now - timedelta(seconds=ttl + 5))
-    recent = Snapshot.objects.create(cluster=cluster, started_at=now - timedelta(seconds=ttl - 60))
+    # queued up to one interval, then killed at the hard time limit: dead after both (+ margin)
+    life = settings.CELERY_TASK_TIME_LIMIT + cluster.poll_interval + tasks.REAP_MARGIN_SECONDS
+    old = Snapshot.objects.create(cluster=cluster, started_at=now - timedelta(seconds=life + 5))
+    recent = Snapshot.objects.create(cluster=cluster, started_at=now - timedelta(seconds=life - 5))
 
     assert tasks.reap_abandoned(now) == 1
     old.refresh_from_db()
     recent.refresh_from_db()
     assert old.status == SnapshotStatus.FAILED and "abandoned" in old.error
     assert recent.status == SnapshotStatus.RUNNING
+
+    # the task redelivered afterwards re-runs the poll under the same row
+    snap = collect.snapshot_cluster(cluster, started_at=old.started_at)
+    assert snap.pk == old.pk and snap.status == SnapshotStatus.OK and snap.attempts == 1
