@@ -244,7 +244,7 @@ class Classifier:
     memory is bounded by the aggregates, not by the number of pods. `reset_pods` forgets every
     pod seen (a pod list restarted after a 410).
 
-    With ``memo=True`` (the default) a pod whose content (`pod_content_key`) was classified
+    With ``memo=True`` (the default) a pod whose content (`content_key`) was classified
     before reuses that verdict; ``memo=False`` classifies every pod in full (tests compare)."""
 
     def __init__(
