@@ -265,18 +265,9 @@ class Classifier:
         )
         self.namespaces = _Namespaces(objs, self.policy, self.system)
         self._declared = dict(self.namespaces.infos)
-        by_kind: dict[str, list[dict[str, Any]]] = {
-            "Deployment": objs.deployments,
-            "StatefulSet": objs.statefulsets,
-            "DaemonSet": objs.daemonsets,
-            "CronJob": objs.cronjobs,
-            "ReplicationController": objs.replicationcontrollers,
-            "ReplicaSet": objs.replicasets,
-            "Job": objs.jobs,
-        }
         self._base: list[tuple[tuple[str, str, str], dict[str, str]]] = []
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for ns_name, kind, name, obj in workload_objects(by_kind):
+        for ns_name, kind, name, obj in workload_objects(objs.workloads_by_kind()):
             key = (ns_name, kind, name)
             self._base.append((key, template_labels(obj, kind)))
             self.objects[key] = obj

@@ -112,6 +112,18 @@ class ClusterObjects:
     istio: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     istiod: list[dict[str, Any]] = field(default_factory=_list)
 
+    def workloads_by_kind(self) -> dict[str, list[dict[str, Any]]]:
+        """The objects that can own pods, by kind."""
+        return {
+            "Deployment": self.deployments,
+            "StatefulSet": self.statefulsets,
+            "DaemonSet": self.daemonsets,
+            "CronJob": self.cronjobs,
+            "ReplicationController": self.replicationcontrollers,
+            "ReplicaSet": self.replicasets,
+            "Job": self.jobs,
+        }
+
 
 @dataclass(slots=True)
 class ClassifyOptions:

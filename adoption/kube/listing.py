@@ -188,18 +188,8 @@ def _pod_dict(p: _Pod) -> dict[str, Any]:
         if m.creationTimestamp is not None:
             md["creationTimestamp"] = m.creationTimestamp
         out["metadata"] = md
-    sp = p.spec
-    if sp is not None:
-        sd: dict[str, Any] = {}
-        if sp.containers is not None:
-            sd["containers"] = [_container_dict(c) for c in sp.containers]
-        if sp.initContainers is not None:
-            sd["initContainers"] = [_container_dict(c) for c in sp.initContainers]
-        if sp.hostNetwork is not None:
-            sd["hostNetwork"] = sp.hostNetwork
-        if sp.securityContext is not None:
-            sd["securityContext"] = _security_context(sp.securityContext)
-        out["spec"] = sd
+    if p.spec is not None:
+        out["spec"] = _spec_dict(p.spec)
     st = p.status
     if st is not None:
         out["status"] = {} if st.phase is None else {"phase": st.phase}
@@ -271,20 +261,25 @@ def _set(d: dict[str, Any], key: str, value: Any) -> None:
         d[key] = value
 
 
+def _refs(refs: list[_OwnerRef]) -> list[dict[str, Any]]:
+    """Owner references as the owner index reads them: kind, name, controller."""
+    return [
+        {
+            k: v
+            for k, v in (("kind", r.kind), ("name", r.name), ("controller", r.controller))
+            if v is not None
+        }
+        for r in refs
+    ]
+
+
 def _meta_dict(m: _ObjMeta | _TemplateMeta, annotations: bool = True) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if isinstance(m, _ObjMeta):
         _set(d, "name", m.name)
         _set(d, "namespace", m.namespace)
         if m.ownerReferences is not None:
-            refs = []
-            for r in m.ownerReferences:
-                rd: dict[str, Any] = {}
-                _set(rd, "kind", r.kind)
-                _set(rd, "name", r.name)
-                _set(rd, "controller", r.controller)
-                refs.append(rd)
-            d["ownerReferences"] = refs
+            d["ownerReferences"] = _refs(m.ownerReferences)
     _set(d, "labels", m.labels)
     if annotations:
         _set(d, "annotations", m.annotations)
@@ -340,17 +335,26 @@ def _object_dict(o: _Object) -> dict[str, Any]:
     return out
 
 
+def _typed_page(
+    decoder: msgspec.json.Decoder[Any], convert: Callable[[Any], dict[str, Any]], data: bytes
+) -> _ObjectList:
+    """A list page decoded with a typed schema, its items converted to the plain dicts the
+    classifier reads; the untyped decode when the page does not fit the schema (one odd object
+    never loses or fails a page). Raises `msgspec.DecodeError` for a body that is not JSON."""
+    try:
+        page = decoder.decode(data)
+    except msgspec.ValidationError:
+        return _decoder.decode(data)
+    items = [convert(o) for o in page.items] if page.items is not None else None
+    return _ObjectList(items=items, metadata=page.metadata)
+
+
 def decode_objects(data: bytes) -> _ObjectList:
     """A page of workloads (Deployments, StatefulSets, DaemonSets, CronJobs), Services, or
     metadata-only ReplicaSets/Jobs: metadata (name, namespace, labels, annotations, controller
     references), replicas, selector and pod template (the pod decode's fields); the untyped
     decode when the page does not fit the schema."""
-    try:
-        page = _object_decoder.decode(data)
-    except msgspec.ValidationError:
-        return _decoder.decode(data)
-    items = [_object_dict(o) for o in page.items] if page.items is not None else None
-    return _ObjectList(items=items, metadata=page.metadata)
+    return _typed_page(_object_decoder, _object_dict, data)
 
 
 class _Usage(msgspec.Struct):
@@ -411,14 +415,7 @@ def _owner_dict(o: _Object) -> dict[str, Any]:
     _set(md, "name", m.name)
     _set(md, "namespace", m.namespace)
     if m.ownerReferences is not None:
-        md["ownerReferences"] = [
-            {
-                k: v
-                for k, v in (("kind", r.kind), ("name", r.name), ("controller", r.controller))
-                if v is not None
-            }
-            for r in m.ownerReferences
-        ]
+        md["ownerReferences"] = _refs(m.ownerReferences)
     if isinstance(m.annotations, dict):
         istio = {k: v for k, v in m.annotations.items() if isinstance(k, str) and "istio.io" in k}
         if istio:
@@ -430,33 +427,18 @@ def decode_owners(data: bytes) -> _ObjectList:
     """A page of metadata-only ReplicaSets or Jobs as the owner index reads them: name,
     namespace, owner references and Istio annotations (analysis suppression); tens of thousands
     of them on a large cluster."""
-    try:
-        page = _object_decoder.decode(data)
-    except msgspec.ValidationError:
-        return _decoder.decode(data)
-    items = [_owner_dict(o) for o in page.items] if page.items is not None else None
-    return _ObjectList(items=items, metadata=page.metadata)
+    return _typed_page(_object_decoder, _owner_dict, data)
 
 
 def decode_podmetrics(data: bytes) -> _ObjectList:
     """A page of metrics.k8s.io PodMetrics: names and per-container usage (`capacity`)."""
-    try:
-        page = _metrics_decoder.decode(data)
-    except msgspec.ValidationError:
-        return _decoder.decode(data)
-    items = [_metrics_dict(pm) for pm in page.items] if page.items is not None else None
-    return _ObjectList(items=items, metadata=page.metadata)
+    return _typed_page(_metrics_decoder, _metrics_dict, data)
 
 
 def decode_pods(data: bytes) -> _ObjectList:
     """A pod list page: typed decode of the classifier's fields; the untyped decode when the
     page does not fit the schema (raises `msgspec.DecodeError` for a body that is not JSON)."""
-    try:
-        page = _pod_decoder.decode(data)
-    except msgspec.ValidationError:
-        return _decoder.decode(data)
-    items = [_pod_dict(p) for p in page.items] if page.items is not None else None
-    return _ObjectList(items=items, metadata=page.metadata)
+    return _typed_page(_pod_decoder, _pod_dict, data)
 
 
 T = TypeVar("T")

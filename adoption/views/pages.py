@@ -42,11 +42,13 @@ def _tribe_param(name: str) -> str:
     return "" if name == UNASSIGNED else name
 
 
-def _group_bars(scope: progress.Scope, group_by: str, targets: list[Target]) -> tuple[dict, list]:
+def _group_bars(scope: progress.Scope, group_by: str, views: list[TargetView]) -> tuple[dict, list]:
     """Per tribe (or squad) actual vs target on the bar metric, with status in words."""
     by_group = progress.current_by(scope, group_by)
     target_for: dict[str, TargetView] = {}
-    for view in target_views([t for t in targets if t.metric == BAR_METRIC]):
+    for view in views:
+        if view.target.metric != BAR_METRIC:
+            continue
         key = view.target.tribe.name if group_by == "tribe" and view.target.tribe else None
         if group_by == "squad" and view.target.squad:
             key = view.target.squad.name
@@ -78,8 +80,10 @@ def overview(request: HttpRequest) -> HttpResponse:
             list(Target.objects.filter(scope=ScopeKind.ORG).select_related("cluster"))
         )
         trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], org_targets)
-        tribe_targets = list(Target.objects.filter(scope=ScopeKind.TRIBE).select_related("tribe"))
-        bars, bar_rows = _group_bars(scope, "tribe", tribe_targets)
+        tribe_targets = Target.objects.filter(scope=ScopeKind.TRIBE, metric=BAR_METRIC)
+        bars, bar_rows = _group_bars(
+            scope, "tribe", target_views(list(tribe_targets.select_related("tribe")))
+        )
         return {
             "form": form,
             "f": f,
@@ -131,10 +135,11 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
         targets = list(
             Target.objects.filter(tribe__name=stored).select_related("tribe", "squad", "cluster")
         )
-        tribe_level = target_views([t for t in targets if t.scope == ScopeKind.TRIBE])
+        views = target_views(targets)  # each target's progress, computed once for the page
+        tribe_level = [v for v in views if v.target.scope == ScopeKind.TRIBE]
         trend, trend_rows, grain, cost = trend_chart(scope, f["start"], f["end"], tribe_level)
-        squad_targets = [t for t in targets if t.scope == ScopeKind.SQUAD]
-        bars, bar_rows = _group_bars(scope, "squad", squad_targets)
+        squad_level = [v for v in views if v.target.scope == ScopeKind.SQUAD]
+        bars, bar_rows = _group_bars(scope, "squad", squad_level)
         ids = progress.latest_snapshot_ids(environment=scope.environment, cluster=scope.cluster)
         ns_qs = NamespaceObservation.objects.filter(
             snapshot_id__in=ids, tribe=stored, system=False
@@ -154,7 +159,7 @@ def tribe_detail(request: HttpRequest, tribe: str) -> HttpResponse:
             "grain": grain,
             "bars": bars,
             "bar_rows": bar_rows,
-            "targets": target_views(targets),
+            "targets": views,
             "namespaces": namespaces,
             "namespaces_total": ns_total,
             "todo": [todo_section(bare, t, tribe, ids, f) for t in TODO_LISTS],

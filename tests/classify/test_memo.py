@@ -83,17 +83,8 @@ def _assert_same(objs: ClusterObjects, *, min_hits: int = 1) -> None:
 
 def _with_template_pods(objs: ClusterObjects, copies: int) -> ClusterObjects:
     """The fixture's pods and a pod per workload template, owned by it, each replicated."""
-    by_kind = {
-        "Deployment": objs.deployments,
-        "StatefulSet": objs.statefulsets,
-        "DaemonSet": objs.daemonsets,
-        "CronJob": objs.cronjobs,
-        "ReplicationController": objs.replicationcontrollers,
-        "ReplicaSet": objs.replicasets,
-        "Job": objs.jobs,
-    }
     pods = [q for p in objs.pods for q in _replicas(p, copies)]
-    for _, kind, name, obj in workload_objects(by_kind):
+    for _, kind, name, obj in workload_objects(objs.workloads_by_kind()):
         p = synthetic_pod(obj, kind)
         p["metadata"]["ownerReferences"] = [{"kind": kind, "name": name, "controller": True}]
         p["status"] = {"phase": "Running"}
