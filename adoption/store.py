@@ -149,30 +149,21 @@ def rollup_counts(
 
 
 _WL_COLUMNS = [f.name for f in fields(WorkloadRow)]
-_JSON_COLUMNS = {"proxy_versions", "services", "diagnostics"}
+_JSON_COLUMNS = ("proxy_versions", "services", "diagnostics")  # written last, in this order
 # COPY takes its columns in any order: the plain ones come straight from one C-level attrgetter
 # call per row, the JSON ones (encoded per row) last.
 _WL_PLAIN = tuple(name for name in _WL_COLUMNS if name not in _JSON_COLUMNS)
 _wl_plain = operator.attrgetter(*_WL_PLAIN)
 _WL_COPY = (
     f"COPY {WorkloadObservation._meta.db_table} (snapshot_id, cluster_id, observed_at, "
-    f"{', '.join(_WL_PLAIN)}, proxy_versions, services, diagnostics) FROM STDIN"
+    f"{', '.join(_WL_PLAIN + _JSON_COLUMNS)}) FROM STDIN"
 )
-_NS_PLAIN = (
-    "namespace",
-    "tribe",
-    "injection",
-    "revision",
-    "system",
-    "pods_total",
-    "pods_meshed",
-    "workloads_total",
-    "workloads_meshed",
-)
+_NS_JSON = ("conflicts", "labels")
+_NS_PLAIN = tuple(f.name for f in fields(NamespaceRow) if f.name not in _NS_JSON)
 _ns_plain = operator.attrgetter(*_NS_PLAIN)
 _NS_COPY = (
     f"COPY {NamespaceObservation._meta.db_table} (snapshot_id, cluster_id, observed_at, "
-    f"{', '.join(_NS_PLAIN)}, conflicts, labels) FROM STDIN"
+    f"{', '.join(_NS_PLAIN + _NS_JSON)}) FROM STDIN"
 )
 _json = msgspec.json.Encoder().encode
 
