@@ -17,6 +17,29 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytest_plugins = ("celery.contrib.pytest",)
 
+
+def current_database_url() -> str:
+    """A URL of the database the tests run on (pytest-django's ``test_<name>``), for processes
+    the tests start. The embedded PostgreSQL listens on a Unix socket only: its directory goes
+    in ``?host=`` (the form ``DATABASE_URL`` takes it in), never a TCP host it does not serve."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    # a URL's ?host= lands in OPTIONS (dj-database-url), a TCP host in HOST
+    host = s.get("HOST") or (s.get("OPTIONS") or {}).get("host") or ""
+    port = s.get("PORT") or ""
+    name = quote(s["NAME"], safe="")
+    if host.startswith("/"):
+        query = f"?host={quote(host, safe='/')}" + (f"&port={port}" if port else "")
+        return f"postgres://{auth}@/{name}{query}"
+    return f"postgres://{auth}@{host or '127.0.0.1'}{f':{port}' if port else ''}/{name}"
+
+
 SIM_TIME = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 

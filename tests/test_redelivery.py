@@ -13,12 +13,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from adoption import collect
 from adoption.locks import cluster_lock, lock_key, redis_client
@@ -30,27 +28,16 @@ from adoption.models import (
     SnapshotStatus,
     WorkloadObservation,
 )
-from tests.conftest import SIM_TIME
+from tests.conftest import SIM_TIME, current_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _test_database_url() -> str:
-    """The URL of the database this test runs on (pytest-django's ``test_<name>``)."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    host = quote(s["HOST"] or "127.0.0.1", safe="")
-    port = f":{s['PORT']}" if s.get("PORT") else ""
-    return f"postgres://{auth}@{host}{port}/{quote(s['NAME'], safe='')}"
 
 
 def _start_worker(queue: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "meshboard.settings",
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": current_database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONPATH": str(ROOT),

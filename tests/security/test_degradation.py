@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from tests.conftest import current_database_url
+
 from ._support import body_of, history_pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,11 +122,6 @@ def test_postgres_down_readyz_fails_and_healthz_passes() -> None:
 
 def test_both_up_readyz_passes_in_the_same_harness() -> None:
     """Control for the subprocess harness: with the real services it reports ready."""
-    from django.conf import settings
-    from django.db import connection
-
-    db = settings.DATABASES["default"]
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}"
-    out = run_with_unreachable_services(url, _real_redis())
+    out = run_with_unreachable_services(current_database_url(), _real_redis())
     assert out["readyz"]["status"] == 200, out["readyz"]
     assert out["healthz"]["status"] == 200
