@@ -149,6 +149,8 @@ class ClusterRead:
     # Pods streamed (`read_cluster(..., pods=...)`): their capacity totals; objects["pods"] is [].
     pod_totals: capacity.PodTotals | None = None
     capacity_summary: dict[str, Any] | None = None  # set by `release`
+    # istiod's Deployments, kept when the object lists are let go of (`PodSink`)
+    istiod: list[dict[str, Any]] | None = None
 
     def release(self) -> None:
         """Summarize the capacity and let go of every object read (once classified, they are
@@ -161,22 +163,25 @@ class ClusterRead:
     def capacity(self) -> dict[str, Any]:
         if self.capacity_summary is not None:
             return self.capacity_summary
-        deployments = self.objects.get("deployments", [])
         summary = capacity.summarize(
             self.objects.get("pods", []),
-            [d for d in deployments if _is_istiod(d)],
+            self.istiod_deployments(),
             self.hpas,
             pod_totals=self.pod_totals,
             usage=self.usage,
         )
         return summary.as_json()
 
+    def istiod_deployments(self) -> list[dict[str, Any]]:
+        if self.istiod is not None:
+            return self.istiod
+        return [d for d in self.objects.get("deployments", []) if _is_istiod(d)]
+
     def cluster_objects(self) -> ClusterObjects:
-        deployments = self.objects.get("deployments", [])
         return ClusterObjects(
             **{key: self.objects.get(key, []) for key, _, _ in RESOURCES},
             istio=self.istio,
-            istiod=[d for d in deployments if _is_istiod(d)],
+            istiod=self.istiod_deployments(),
         )
 
 
@@ -237,11 +242,13 @@ class PodSink:
     """Where a streamed pod list goes: a classifier and the capacity totals, page by page."""
 
     def __init__(self, read: ClusterRead, opts: ClassifyOptions) -> None:
+        read.istiod = read.istiod_deployments()
         self.classifier = Classifier(read.cluster_objects(), opts, keep_pods=False)
-        # ReplicaSets and Jobs now live in the classifier's owner index (tens of thousands of
-        # them on a large cluster): let the lists go before the pods come in.
-        for key in ("replicasets", "jobs"):
-            read.objects.get(key, []).clear()
+        # Everything but the pods now lives in the classifier's indexes (tens of thousands of
+        # ReplicaSets, workloads and Services on a large cluster): let the lists go before the
+        # pods come in.
+        read.objects = {key: [] for key in read.objects}
+        read.istio = {key: [] for key in read.istio}
         read.pod_totals = self.totals = capacity.PodTotals()
         self.read = read
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from .diagnostics import MB, IstioAnalysis, Reporter
+from .diagnostics import MB, SUPPRESS, IstioAnalysis, Reporter
 from .injection import DATAPLANE_MODE, INJECT_KEY, InjectionPolicy
 from .kube import (
     ISTIO_PROXY,
@@ -152,6 +152,9 @@ def classify_pod(
 # The pod's own name, creation time, labels and owner are never taken from the reused verdict.
 
 _encode = msgspec.json.Encoder().encode
+# A key read but absent (a label with a null value is present: `str_map` makes it ""). Encoded
+# verbatim, it is the only unquoted "!" a key can hold, so it equals no JSON value.
+_ABSENT = msgspec.Raw(b"!")
 _KEY_ERRORS = (TypeError, AttributeError, KeyError, ValueError, OverflowError, msgspec.EncodeError)
 #: The only values of the ``app`` label the rules distinguish (P1).
 INFRA_APPS = frozenset({"istiod", "ztunnel"})
@@ -211,6 +214,48 @@ class _Seen:
     meshed: bool
 
 
+class _Run:
+    """Pods that share the content of the pod that began the run (`listing.decode_pods` gives
+    the pods of one ReplicaSet the very same labels, annotations, owner references, spec and
+    status objects): each is folded in with that pod's verdict and owner, and no other work."""
+
+    __slots__ = ("first", "meta", "acc", "rec", "labels", "counts", "meshed")
+
+    def __init__(
+        self,
+        first: dict[str, Any],
+        meta: dict[str, Any],
+        acc: WorkloadAgg,
+        rec: PodRecord,
+        labels: dict[str, str],
+        counts: list[int] | None,
+        meshed: bool,
+    ) -> None:
+        self.first, self.meta, self.acc, self.rec = first, meta, acc, rec
+        self.labels, self.counts, self.meshed = labels, counts, meshed
+
+    def same(self, pod: dict[str, Any]) -> bool:
+        """The same objects, not merely equal ones: only a shared decode makes them so."""
+        first, m, fm = self.first, pod.get("metadata"), self.meta
+        return (
+            pod.get("spec") is first.get("spec")
+            and type(m) is dict
+            and m.get("ownerReferences") is fm.get("ownerReferences")
+            and m.get("labels") is fm.get("labels")
+            and m.get("annotations") is fm.get("annotations")
+            and m.get("namespace") is fm.get("namespace")
+            and pod.get("status") is first.get("status")
+            and pod.get("kind") is first.get("kind")
+        )
+
+    def fold(self) -> None:
+        self.acc.add(self.rec, False, self.labels)
+        counts = self.counts
+        if counts is not None:
+            counts[0] += 1
+            counts[1] += self.meshed
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while classifying: the classifier allocates millions of small,
@@ -255,7 +300,6 @@ class Classifier:
         keep_pods: bool = True,
         memo: bool = True,
     ) -> None:
-        self.objs = objs
         self.memo = memo
         self.opts = opts = opts or ClassifyOptions()
         self.keep_pods = keep_pods
@@ -265,14 +309,24 @@ class Classifier:
         )
         self.namespaces = _Namespaces(objs, self.policy, self.system)
         self._declared = dict(self.namespaces.infos)
+        # Everything but the pods is indexed now, and nothing keeps ``objs`` or its lists: a
+        # streamed poll lets go of them before the pods come (`collect.PodSink`).
         self._base: list[tuple[tuple[str, str, str], dict[str, str]]] = []
+        # workload objects as the reports read them: their suppression annotation only, unless
+        # a workload without pods stands for its template's pod (``template_pods``)
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         for ns_name, kind, name, obj in workload_objects(objs.workloads_by_kind()):
             key = (ns_name, kind, name)
             self._base.append((key, template_labels(obj, kind)))
-            self.objects[key] = obj
+            if opts.template_pods:
+                self.objects[key] = obj
+            elif SUPPRESS in annotations_of(obj):
+                self.objects[key] = {"metadata": {"annotations": annotations_of(obj)}}
         self.owners = OwnerIndex(objs.replicasets, objs.jobs, {k for k, _ in self._base})
         self.analysis = IstioAnalysis(objs, opts.root_namespace)
+        self.services = ServiceIndex(objs.services)
+        self.resilience = ResilienceIndex(objs.istio, opts.root_namespace, opts.cluster_domain)
+        self._istiod = list(objs.istiod)
         self.reset_pods()
 
     def reset_pods(self) -> None:
@@ -281,7 +335,7 @@ class Classifier:
         self.accs: dict[tuple[str, str, str], WorkloadAgg] = {}
         for key, labels in self._base:
             self.accs[key] = WorkloadAgg(key[0], key[1], key[2], labels, True)
-        self.istiod: list[dict[str, Any]] = list(self.objs.istiod)
+        self.istiod: list[dict[str, Any]] = list(self._istiod)
         self.pods_out: list[PodRecord] = []
         self.ns_pods: dict[str, list[int]] = {}  # namespace -> [counted, meshed]
         self.ist0103_workload: dict[tuple[str, str], str] = {}
@@ -289,23 +343,50 @@ class Classifier:
         self.seen: dict[bytes, _Seen] = {}
         self.memo_hits = 0
         self.label_keys: tuple[str, ...] = ()  # labels a verdict read, in key order
-        self.annotation_keys: frozenset[str] = frozenset()  # read, outside *istio.io/*
+        self.annotation_keys: tuple[str, ...] = ()  # annotations a verdict read, in key order
         self._owner_cache: dict[tuple[str, str, str, str | None], tuple[str, str]] = {}
 
     def add_pods(self, pods: Iterable[dict[str, Any]]) -> None:
         """Classify a page of pods (plain dicts) and fold them into the aggregates."""
+        run: _Run | None = None
         with gc_paused():
             for pod in pods:
+                if run is not None and run.same(pod):
+                    self.memo_hits += 1
+                    run.fold()
+                    continue
                 key = self.content_key(pod) if self.memo else None
                 if key is None:
                     self.analysis.pod(pod)
                     self._add(pod, None, None, self.analysis.reported)
+                    run = None
                     continue
                 seen = self.seen.get(key)
                 if seen is None or seen.found:
-                    self._classify_tracked(pod, key)
+                    seen = self._classify_tracked(pod, key)
                 else:
                     self._add_seen(pod, seen)
+                run = self._run(pod, seen)
+
+    def _run(self, pod: dict[str, Any], seen: _Seen | None) -> _Run | None:
+        """A run that pods sharing this pod's content (`_Run`) may join, when its verdict can
+        stand for them whole: reused (no analyzer finding), one controller (the owner is the
+        same), not istiod (collected whole), not missing its proxy (``missing_since`` reads each
+        pod's creation time), and no pod records kept."""
+        if seen is None or seen.found or self.keep_pods or not self.memo:
+            return None
+        rec = seen.rec
+        if rec.counted and rec.state == _MISSING:
+            return None
+        m = pod["metadata"]
+        labels = str_map(m.get("labels"))
+        refs = m.get("ownerReferences")
+        if labels.get("app") == "istiod" or type(refs) is not list or len(refs) != 1:
+            return None
+        ns_name = rec.namespace
+        acc = self.accs[(ns_name, *self._owner(pod, ns_name, labels))]
+        counts = self.ns_pods[ns_name] if rec.counted else None
+        return _Run(pod, m, acc, rec, labels, counts, seen.meshed)
 
     def content_key(self, pod: Any) -> bytes | None:
         """What this pod's verdict depends on (see the notes above `_Seen`); None for a pod
@@ -314,17 +395,14 @@ class Classifier:
             m = pod["metadata"]
             labels = m.get("labels") or {}
             app = labels.get("app")
-            annos = m.get("annotations")
-            if annos:
-                extra = self.annotation_keys
-                annos = {k: v for k, v in annos.items() if "istio.io" in k or k in extra}
+            annos = m.get("annotations") or {}
             return _encode(
                 (
                     pod.get("kind"),
                     m.get("namespace"),
-                    [labels.get(k) for k in self.label_keys],
+                    [labels.get(k, _ABSENT) for k in self.label_keys],
                     app if app in INFRA_APPS else None,
-                    annos,
+                    [annos.get(k, _ABSENT) for k in self.annotation_keys],
                     _spec_key(pod.get("spec")),
                     _phase(pod.get("status")),
                 )
@@ -332,13 +410,13 @@ class Classifier:
         except _KEY_ERRORS:
             return None
 
-    def _classify_tracked(self, pod: dict[str, Any], key: bytes) -> None:
-        """Classify a pod in full, watching which labels and annotations the verdict reads;
-        remember the verdict for its key when it read nothing outside the key."""
+    def _classify_tracked(self, pod: dict[str, Any], key: bytes) -> _Seen | None:
+        """Classify a pod in full, watching which labels and annotations the verdict reads, and
+        remember the verdict for its key (grown by what it read outside the key); returns it."""
         m = pod["metadata"]
         labels = str_map(m.get("labels"))
         tracked_labels = TrackedMap(labels, frozenset(self.label_keys))
-        tracked_annos = TrackedMap(str_map(m.get("annotations")), self.annotation_keys, istio=True)
+        tracked_annos = TrackedMap(str_map(m.get("annotations")), frozenset(self.annotation_keys))
         view = dict(pod)
         view["metadata"] = dict(m, labels=tracked_labels, annotations=tracked_annos)
         found = self.analysis.pod(view)
@@ -348,13 +426,21 @@ class Classifier:
         if "*" in outside_labels or "*" in outside_annos:
             self.memo = False  # a verdict looked at every label: nothing can be reused safely
             self.seen.clear()
-        elif outside_labels or outside_annos:
-            # the key grows; verdicts keyed without these labels are no longer found
+            return None
+        if outside_labels or outside_annos:
+            # the key grows: verdicts keyed without these labels are no longer found, and this
+            # one read nothing outside the new key
             self.label_keys = tuple(sorted({*self.label_keys, *outside_labels}))
-            self.annotation_keys = self.annotation_keys | outside_annos
+            self.annotation_keys = tuple(sorted({*self.annotation_keys, *outside_annos}))
             self.seen.clear()
-        elif key not in self.seen:
-            self.seen[key] = _Seen(rec, found, rec.state in MESHED_POD_STATES)
+            new_key = self.content_key(pod)
+            if new_key is None:
+                return None
+            key = new_key
+        seen = self.seen.get(key)
+        if seen is None:
+            seen = self.seen[key] = _Seen(rec, found, rec.state in MESHED_POD_STATES)
+        return seen
 
     def _owner(self, pod: dict[str, Any], ns_name: str, labels: dict[str, str]) -> tuple[str, str]:
         """`OwnerIndex.resolve`, remembered per controller and pod-template-hash."""
@@ -455,13 +541,7 @@ class Classifier:
             return self._finish()
 
     def _finish(self) -> ClusterResult:
-        opts, objs, namespaces, policy, accs = (
-            self.opts,
-            self.objs,
-            self.namespaces,
-            self.policy,
-            self.accs,
-        )
+        opts, namespaces, policy, accs = self.opts, self.namespaces, self.policy, self.accs
         if opts.template_pods:
             for key, acc in list(accs.items()):
                 if acc.from_object and not acc.pods:
@@ -474,8 +554,7 @@ class Classifier:
 
         injector_values = {rev: cfg.values for rev, cfg in policy.injectors.items()}
         control_planes = control_plane_versions(self.istiod, injector_values)
-        services = ServiceIndex(objs.services)
-        resilience = ResilienceIndex(objs.istio, opts.root_namespace, opts.cluster_domain)
+        services, resilience = self.services, self.resilience
 
         workloads: list[WorkloadRecord] = []
         for acc in accs.values():

@@ -629,12 +629,19 @@ class IstioAnalysis:
     and `finish` assembles the messages in the same order as `istio_messages`."""
 
     def __init__(self, objs: ClusterObjects, root_ns: str = "istio-system") -> None:
-        self.objs = objs
         self.root_ns = root_ns
         self.namespace_rep = Reporter()
         self.injected = _injection_namespaces(objs, self.namespace_rep)
         self.targets = _image_targets(objs)
         self.variants = _VariantResolver(objs, root_ns) if self.targets else None
+        # The analyzers of objects other than pods run now, so that nothing here holds on to
+        # the workload, Istio and webhook lists (a streamed poll lets go of them before the
+        # pods come).
+        self.auto_deps, self.uid_deps, self.rest = Reporter(), Reporter(), Reporter()
+        _deployments_image_auto(objs, self.auto_deps)
+        _deployments_uid(objs, self.uid_deps)
+        analyze_deprecation(objs, self.rest)
+        analyze_webhooks(objs, self.rest)
         self.reset()
 
     def reset(self) -> None:
@@ -658,22 +665,17 @@ class IstioAnalysis:
         return _pod_uid(pod, self.uid_rep) or found
 
     def finish(self) -> tuple[list[Diagnostic], set[tuple[str, str]]]:
-        objs = self.objs
-        image_rep, auto_deps, uid_deps, rest = Reporter(), Reporter(), Reporter(), Reporter()
+        image_rep = Reporter()
         _report_image(self.targets, self.mismatched, image_rep)
-        _deployments_image_auto(objs, auto_deps)
-        _deployments_uid(objs, uid_deps)
-        analyze_deprecation(objs, rest)
-        analyze_webhooks(objs, rest)
         messages = [
             *self.namespace_rep.messages,
             *self.missing_rep.messages,
             *image_rep.messages,
             *self.auto_rep.messages,
-            *auto_deps.messages,
+            *self.auto_deps.messages,
             *self.uid_rep.messages,
-            *uid_deps.messages,
-            *rest.messages,
+            *self.uid_deps.messages,
+            *self.rest.messages,
         ]
         return messages, set(self.reported)
 

@@ -16,11 +16,20 @@ lookups are per service host: no quadratic loops.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kube import as_dict, as_list, as_str, map_selector_matches, name_of, namespace_of, spec_of
+from .kube import (
+    as_dict,
+    as_list,
+    as_str,
+    map_selector_matches,
+    meta,
+    name_of,
+    namespace_of,
+    spec_of,
+)
 from .model import Resilience
 
 MTLS_MODES = ("UNSET", "PERMISSIVE", "STRICT", "DISABLE")
@@ -44,6 +53,10 @@ def _host_matches(pattern: str, host: str) -> bool:
 
 
 class _HostIndex:
+    """Resource indexes by host.  Indexes are added in increasing order, so an exact host's
+    list holds each index once and `lookup` can hand it out as is: clusters rarely have
+    wildcard hosts, and then a lookup builds nothing."""
+
     def __init__(self) -> None:
         self.exact: dict[str, list[int]] = {}
         self.wild: list[tuple[str, int]] = []
@@ -52,10 +65,16 @@ class _HostIndex:
         if host.startswith("*"):
             self.wild.append((host, idx))
         else:
-            self.exact.setdefault(host, []).append(idx)
+            found = self.exact.setdefault(host, [])
+            if not found or found[-1] != idx:
+                found.append(idx)
 
-    def lookup(self, host: str) -> set[int]:
-        found = set(self.exact.get(host, ()))
+    def lookup(self, host: str) -> Collection[int]:
+        """The indexes matching ``host``, each once; do not modify."""
+        exact = self.exact.get(host, ())
+        if not self.wild:
+            return exact
+        found = set(exact)
         for pattern, idx in self.wild:
             if _host_matches(pattern, host):
                 found.add(idx)
@@ -106,6 +125,8 @@ class ResilienceIndex:
         self.root = root_namespace
         self.vs_names: list[str] = []
         self.vs_routes: list[list[_Route]] = []
+        # (timeout, retries, fault) of all routes: what a match by ``hosts`` contributes
+        self.vs_flags: list[tuple[bool, bool, bool]] = []
         self.vs_by_host = _HostIndex()
         self.vs_by_dest = _HostIndex()
         for vs in istio.get("virtualservices", []):
@@ -115,6 +136,13 @@ class ResilienceIndex:
             self.vs_names.append(f"{ns}/{name_of(vs)}")
             routes = [_route_features(as_dict(r), ns, domain) for r in as_list(spec.get("http"))]
             self.vs_routes.append(routes)
+            self.vs_flags.append(
+                (
+                    any(r.timeout for r in routes),
+                    any(r.retries for r in routes),
+                    any(r.fault for r in routes),
+                )
+            )
             gateways = [as_str(g) for g in as_list(spec.get("gateways"))]
             if not gateways or "mesh" in gateways:
                 for host in as_list(spec.get("hosts")):
@@ -173,60 +201,88 @@ class ResilienceIndex:
         return self.pa_mesh
 
     def for_hosts(self, hosts: Iterable[str], namespace: str, labels: dict[str, str]) -> Resilience:
-        res = Resilience(mtls_mode=self.mtls_mode(namespace, labels))
+        """Runs once per workload per poll, and most workloads have no Service (no hosts) or
+        none that a VirtualService or DestinationRule names: those only need their mTLS
+        mode, and get a record without the flags and sorted name lists."""
+        mtls_mode = self.mtls_mode(namespace, labels)
+        timeout = retries = fault = circuit_breaking = outlier_detection = retry_budget = False
         vs_seen: set[int] = set()
         dr_seen: set[int] = set()
+        vs_flags, vs_routes, dr_flags = self.vs_flags, self.vs_routes, self.dr_flags
         for host in hosts:
             for idx in self.vs_by_host.lookup(host):
                 vs_seen.add(idx)
-                for r in self.vs_routes[idx]:
-                    res.timeout |= r.timeout
-                    res.retries |= r.retries
-                    res.fault |= r.fault
+                t, r, f = vs_flags[idx]
+                timeout |= t
+                retries |= r
+                fault |= f
             for idx in self.vs_by_dest.lookup(host):
                 vs_seen.add(idx)
-                for r in self.vs_routes[idx]:
-                    if host in r.destinations:
-                        res.timeout |= r.timeout
-                        res.retries |= r.retries
-                        res.fault |= r.fault
+                for route in vs_routes[idx]:
+                    if host in route.destinations:
+                        timeout |= route.timeout
+                        retries |= route.retries
+                        fault |= route.fault
             for idx in self.dr_by_host.lookup(host):
                 dr_seen.add(idx)
-                cp, od, rb = self.dr_flags[idx]
-                res.circuit_breaking |= cp
-                res.outlier_detection |= od
-                res.retry_budget |= rb
-        res.has_virtualservice = bool(vs_seen)
-        res.has_destinationrule = bool(dr_seen)
-        res.virtualservices = sorted(self.vs_names[i] for i in vs_seen)
-        res.destinationrules = sorted(self.dr_names[i] for i in dr_seen)
-        return res
+                cp, od, rb = dr_flags[idx]
+                circuit_breaking |= cp
+                outlier_detection |= od
+                retry_budget |= rb
+        if not vs_seen and not dr_seen:
+            return Resilience(mtls_mode=mtls_mode)
+        return Resilience(
+            has_virtualservice=bool(vs_seen),
+            has_destinationrule=bool(dr_seen),
+            timeout=timeout,
+            retries=retries,
+            fault=fault,
+            circuit_breaking=circuit_breaking,
+            outlier_detection=outlier_detection,
+            retry_budget=retry_budget,
+            mtls_mode=mtls_mode,
+            virtualservices=sorted([self.vs_names[i] for i in vs_seen]),
+            destinationrules=sorted([self.dr_names[i] for i in dr_seen]),
+        )
 
 
 class ServiceIndex:
-    """Services per namespace, indexed by one anchor pair of their selector so that
-    matching a workload costs O(labels), not O(services)."""
+    """Services per namespace, indexed by one anchor pair of their selector (its smallest
+    key) so that matching a workload costs O(anchor keys of its namespace) — usually one,
+    ``app`` — not O(services).  Nearly every selector is that single pair, and then finding
+    the service under the workload's value of the key is the match: such entries carry no
+    selector to check again."""
 
     def __init__(self, services: Iterable[dict[str, Any]]) -> None:
-        self.by_anchor: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
+        # namespace -> anchor key -> anchor value -> [(name, selector to check, or None)]
+        self.by_namespace: dict[
+            str, dict[str, dict[str, list[tuple[str, dict[str, Any] | None]]]]
+        ] = {}
         for svc in services:
             sel = as_dict(spec_of(svc).get("selector"))
             if not sel:
                 continue
-            key = (
-                min(k for k in sel if isinstance(k, str))
-                if any(isinstance(k, str) for k in sel)
-                else None
-            )
-            if key is None:
+            keys = [k for k in sel if isinstance(k, str)]
+            if not keys:
                 continue
-            anchor = (namespace_of(svc), key, as_str(sel[key]))
-            self.by_anchor.setdefault(anchor, []).append((name_of(svc), sel))
+            key = min(keys)
+            m = meta(svc)
+            by_key = self.by_namespace.setdefault(as_str(m.get("namespace")) or "default", {})
+            by_key.setdefault(key, {}).setdefault(as_str(sel[key]), []).append(
+                (as_str(m.get("name")), None if len(sel) == 1 else sel)
+            )
 
     def selecting(self, namespace: str, labels: dict[str, str]) -> list[str]:
-        names: set[str] = set()
-        for k, v in labels.items():
-            for name, sel in self.by_anchor.get((namespace, k, v), ()):
-                if map_selector_matches(sel, labels):
-                    names.add(name)
-        return sorted(names)
+        by_key = self.by_namespace.get(namespace)
+        if by_key is None:
+            return []
+        found: list[str] = []
+        for key in by_key if len(by_key) <= len(labels) else labels:
+            by_value = by_key.get(key)
+            value = labels.get(key)
+            if by_value is None or value is None:
+                continue
+            for name, sel in by_value.get(value, ()):
+                if sel is None or map_selector_matches(sel, labels):
+                    found.append(name)
+        return sorted(set(found)) if len(found) > 1 else found

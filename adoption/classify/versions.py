@@ -79,6 +79,13 @@ def version_key(version: Any) -> tuple[int, int, int] | None:
     """Numeric comparison key, or None when the version is not semver-like."""
     if not isinstance(version, str):
         return None
+    return _version_key(version)
+
+
+@lru_cache(maxsize=4096)
+def _version_key(version: str) -> tuple[int, int, int] | None:
+    """Cached: a cluster has a handful of proxy/control-plane versions, but `is_older` and
+    `oldest` run for every meshed workload of every poll."""
     m = _VERSION_RE.match(version.strip())
     if m is None:
         return None

@@ -21,6 +21,7 @@ from typing import Any
 
 from .kube import as_dict, controller_ref, labels_of, meta, name_of, namespace_of, spec_of
 from .model import MESHED_POD_STATES, PodRecord, PodState, WorkloadRecord, WorkloadState
+from .versions import is_older, oldest
 
 #: Kinds that own pods through a pod template, and where that template lives.
 TEMPLATE_KINDS: dict[str, tuple[str, ...]] = {
@@ -33,13 +34,26 @@ TEMPLATE_KINDS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 
-_STATE_PRIORITY: tuple[PodState, ...] = (
-    PodState.MISSING_PROXY,
-    PodState.AMBIENT_PENDING,
-    PodState.OPTED_OUT,
-    PodState.NOT_ENROLLED,
-    PodState.INELIGIBLE,
+#: Pod states in the order in which they decide an unmeshed workload's state.  Plain ``str``
+#: values, like the other state constants below: `WorkloadAgg` runs per pod and per workload,
+#: and an enum member's ``.value`` (a descriptor call) or a set lookup with ``StrEnum`` members
+#: (no exact-``str`` fast path) costs more there than the rest of the work.  Each is also a
+#: `WorkloadState`, checked here once at import instead of per workload.
+_STATE_PRIORITY: tuple[str, ...] = tuple(
+    WorkloadState(s.value).value
+    for s in (
+        PodState.MISSING_PROXY,
+        PodState.AMBIENT_PENDING,
+        PodState.OPTED_OUT,
+        PodState.NOT_ENROLLED,
+        PodState.INELIGIBLE,
+    )
 )
+_MESHED_STATES: frozenset[str] = frozenset(s.value for s in MESHED_POD_STATES)
+_MISSING_PROXY: str = PodState.MISSING_PROXY.value
+_IDLE: str = WorkloadState.IDLE.value
+_MESHED: str = WorkloadState.MESHED.value
+_PARTIAL: str = WorkloadState.PARTIAL.value
 
 
 def pod_template(obj: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -220,7 +234,7 @@ class WorkloadAgg:
         self.by_state[state] = self.by_state.get(state, 0) + 1
         if state not in self.first_reason:
             self.first_reason[state] = p.reason
-        if state in MESHED_POD_STATES:
+        if state in _MESHED_STATES:
             self.modes.add(p.mesh_mode)
         elif self.first_unmeshed_reason is None:
             self.first_unmeshed_reason = p.reason
@@ -229,7 +243,7 @@ class WorkloadAgg:
         _count(self.used_counted, p.revision_used)
         if p.proxy_version:
             self.versions.add(p.proxy_version)
-        if state == PodState.MISSING_PROXY.value:
+        if state == _MISSING_PROXY:
             if p.created and (self.missing_since is None or p.created < self.missing_since):
                 self.missing_since = p.created
             if not ist0103:
@@ -244,68 +258,91 @@ class WorkloadAgg:
     def record(
         self, system: bool, control_planes: dict[str, str], revision_resolved: str | None
     ) -> WorkloadRecord:
-        """The workload's record (see `aggregate`)."""
-        from .versions import is_older, oldest
-
-        rec = WorkloadRecord(
-            namespace=self.namespace, kind=self.kind, name=self.name, system=system
-        )
+        """The workload's record (see `aggregate`).  Runs once per workload per poll, so the
+        record is built in one constructor call, and the common single-state, single-mode,
+        single-version workload skips the sorting and set copies."""
         first = self.first
-        rec.labels = (
-            dict(self.labels)
-            if self.labels
-            else (dict(self.first_labels) if first is not None else {})
-        )
+        if self.labels:
+            labels = dict(self.labels)
+        elif first is not None:
+            labels = dict(self.first_labels)
+        else:
+            labels = {}
         by_state = self.by_state
-        rec.pods_by_state = dict(sorted(by_state.items()))
-        rec.pods_total = self.counted
-        rec.pods_meshed = sum(n for s, n in by_state.items() if s in MESHED_POD_STATES)
-        rec.pods_missing = by_state.get(PodState.MISSING_PROXY.value, 0)
-        modes = set(self.modes)
-        rec.mesh_mode = "none" if not modes else (modes.pop() if len(modes) == 1 else "mixed")
-        if self.counted:
-            rec.injection_expected = self.expected_counted
-            rec.revision_requested = _most_common_counts(self.requested_counted)
-            rec.revision_used = _most_common_counts(self.used_counted)
+        total = self.counted
+        pods_by_state = dict(sorted(by_state.items())) if len(by_state) > 1 else dict(by_state)
+        meshed = 0
+        for s, n in by_state.items():
+            if s in _MESHED_STATES:
+                meshed += n
+        modes = self.modes
+        if not modes:
+            mesh_mode = "none"
+        elif len(modes) == 1:
+            (mesh_mode,) = modes
         else:
-            rec.injection_expected = self.expected_all
-            rec.revision_requested = _most_common_counts(self.requested_all)
-            rec.revision_used = _most_common_counts(self.used_all)
-        rec.proxy_versions = sorted(self.versions)
-        rev = rec.revision_used or revision_resolved or rec.revision_requested
-        rec.control_plane_version = control_planes.get(rev) if rev else None
-        rec.missing_since = self.missing_since
-        rec.proxy_cpu_request_m = self.cpu_request_m
-        rec.proxy_cpu_limit_m = self.cpu_limit_m
-        rec.proxy_memory_request_b = self.memory_request_b
-        rec.proxy_memory_limit_b = self.memory_limit_b
-        if rec.pods_total == 0:
-            rec.state = WorkloadState.IDLE.value
-            rec.reason = "no running pods (scaled to zero or finished); not counted"
+            mesh_mode = "mixed"
+        if total:
+            requested = _most_common_counts(self.requested_counted)
+            used = _most_common_counts(self.used_counted)
+        else:
+            requested = _most_common_counts(self.requested_all)
+            used = _most_common_counts(self.used_all)
+        versions = self.versions
+        proxy_versions = sorted(versions) if len(versions) > 1 else list(versions)
+        rev = used or revision_resolved or requested
+        cp_version = control_planes.get(rev) if rev else None
+
+        if total == 0:
+            state = _IDLE
+            reason = "no running pods (scaled to zero or finished); not counted"
             if first is not None:
-                rec.reason += f"; last pod: {first.reason}"
-        elif rec.pods_meshed == rec.pods_total:
-            rec.state = WorkloadState.MESHED.value
-            rec.reason = f"all {rec.pods_total} pod(s) in the mesh ({rec.mesh_mode})"
-        elif rec.pods_meshed:
-            rec.state = WorkloadState.PARTIAL.value
+                reason += f"; last pod: {first.reason}"
+        elif meshed == total:
+            state = _MESHED
+            reason = f"all {total} pod(s) in the mesh ({mesh_mode})"
+        elif meshed:
+            state = _PARTIAL
             others = ", ".join(
-                f"{n} {s}" for s, n in rec.pods_by_state.items() if s not in MESHED_POD_STATES
+                f"{n} {s}" for s, n in pods_by_state.items() if s not in _MESHED_STATES
             )
-            rec.reason = f"{rec.pods_meshed} of {rec.pods_total} pod(s) in the mesh; {others}"
+            reason = f"{meshed} of {total} pod(s) in the mesh; {others}"
             if self.first_unmeshed_reason is not None:
-                rec.reason += f" — {self.first_unmeshed_reason}"
+                reason += f" — {self.first_unmeshed_reason}"
         else:
-            state = next(s for s in _STATE_PRIORITY if by_state.get(s.value))
-            rec.state = WorkloadState(state.value).value
-            rec.reason = self.first_reason[state.value]
-        if rec.pods_meshed and rec.control_plane_version:
-            old = oldest(rec.proxy_versions)
-            rec.behind = is_older(old, rec.control_plane_version)
-        return rec
+            state = next(s for s in _STATE_PRIORITY if by_state.get(s))
+            reason = self.first_reason[state]
+        return WorkloadRecord(
+            namespace=self.namespace,
+            kind=self.kind,
+            name=self.name,
+            labels=labels,
+            state=state,
+            reason=reason,
+            system=system,
+            pods_total=total,
+            pods_meshed=meshed,
+            pods_missing=by_state.get(_MISSING_PROXY, 0),
+            pods_by_state=pods_by_state,
+            mesh_mode=mesh_mode,
+            injection_expected=self.expected_counted if total else self.expected_all,
+            revision_requested=requested,
+            revision_used=used,
+            proxy_versions=proxy_versions,
+            control_plane_version=cp_version,
+            behind=bool(meshed and cp_version) and is_older(oldest(proxy_versions), cp_version),
+            proxy_cpu_request_m=self.cpu_request_m,
+            proxy_cpu_limit_m=self.cpu_limit_m,
+            proxy_memory_request_b=self.memory_request_b,
+            proxy_memory_limit_b=self.memory_limit_b,
+            missing_since=self.missing_since,
+        )
 
 
 def _most_common_counts(counts: dict[str, int]) -> str | None:
+    """The most frequent value (the first seen on a tie, as ``max`` keeps the first)."""
+    if len(counts) == 1:
+        return next(iter(counts))
     return max(counts, key=counts.__getitem__) if counts else None
 
 

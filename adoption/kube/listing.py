@@ -58,53 +58,67 @@ _any_decoder = msgspec.json.Decoder()
 # conditions, containerStatuses ...) is skipped by the parser instead of becoming dicts.
 # Containers' env and args are read of the istio-proxy container only, and of its env only
 # ``DISABLE_ENVOY``: the others are dropped (see `_container_dict`).
-# Leaves are ``Any`` so odd-but-parseable values reach the classifier's defensive accessors
-# exactly as the untyped decode would give them; a structural mismatch (metadata as a list,
-# containers as a string ...) fails the typed decode of that page, which then falls back to the
-# untyped decode (`_fetch_page`): one bad object never loses or fails a page.
+# Leaves have the types the API server's schema gives them (strings, booleans, integers). A page
+# with anything else (an odd-but-parseable value such as ``hostNetwork: 1``, metadata as a
+# list ...) fails the typed decode and falls back to the untyped decode (`_typed_page`), so
+# such values reach the classifier's defensive accessors exactly as they are, and one bad object
+# never loses or fails a page. Because every typed leaf has one type, ``==`` on the structs is
+# equality of content (``1 == True`` cannot arise), which `_pod_dicts` relies on.
 
 
 class _SecurityContext(msgspec.Struct):
-    runAsUser: Any = None  # noqa: N815 - Kubernetes field names
+    runAsUser: int | None = None  # noqa: N815 - Kubernetes field names
+
+
+class _Resources(msgspec.Struct):
+    # ``claims`` (dynamic resource allocation) and any later field: not read
+    limits: dict[str, str] | None = None
+    requests: dict[str, str] | None = None
 
 
 _NO_RAW = msgspec.Raw(b"")
 
 
 class _Container(msgspec.Struct):
-    name: Any = None
-    image: Any = None
+    name: str | None = None
+    image: str | None = None
     # Read of the istio-proxy container only (`classify.pods.detect_proxy`): kept as raw JSON
     # and decoded for that container alone; an injected proxy's env is its largest part.
     args: msgspec.Raw = _NO_RAW
     env: msgspec.Raw = _NO_RAW
-    resources: Any = None
-    restartPolicy: Any = None  # noqa: N815
+    resources: _Resources | None = None
+    restartPolicy: str | None = None  # noqa: N815
     securityContext: _SecurityContext | None = None  # noqa: N815
 
 
 class _PodSpec(msgspec.Struct):
     containers: list[_Container] | None = None
     initContainers: list[_Container] | None = None  # noqa: N815
-    hostNetwork: Any = None  # noqa: N815
+    hostNetwork: bool | None = None  # noqa: N815
     securityContext: _SecurityContext | None = None  # noqa: N815
 
 
 class _PodStatus(msgspec.Struct):
-    phase: Any = None
+    phase: str | None = None
+
+
+class _OwnerRef(msgspec.Struct):
+    kind: str | None = None
+    name: str | None = None
+    controller: bool | None = None
 
 
 class _PodMeta(msgspec.Struct):
-    name: Any = None
-    namespace: Any = None
-    labels: Any = None
-    annotations: Any = None
-    ownerReferences: Any = None  # noqa: N815
-    creationTimestamp: Any = None  # noqa: N815
+    name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    ownerReferences: list[_OwnerRef] | None = None  # noqa: N815
+    creationTimestamp: str | None = None  # noqa: N815
 
 
 class _Pod(msgspec.Struct):
-    kind: Any = None
+    kind: str | None = None
     metadata: _PodMeta | None = None
     spec: _PodSpec | None = None
     status: _PodStatus | None = None
@@ -145,6 +159,13 @@ def _proxy_env(raw: msgspec.Raw) -> Any:
     return [e for e in env if isinstance(e, dict) and e.get("name") == _ENV_READ]
 
 
+def _resources_dict(r: _Resources) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    _set(d, "limits", r.limits)
+    _set(d, "requests", r.requests)
+    return d
+
+
 def _container_dict(c: _Container) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if c.name is not None:
@@ -158,7 +179,7 @@ def _container_dict(c: _Container) -> dict[str, Any]:
         if env is not None:
             d["env"] = env
     if c.resources is not None:
-        d["resources"] = c.resources
+        d["resources"] = _resources_dict(c.resources)
     if c.restartPolicy is not None:
         d["restartPolicy"] = c.restartPolicy
     if c.securityContext is not None:
@@ -184,7 +205,7 @@ def _pod_dict(p: _Pod) -> dict[str, Any]:
         if m.annotations is not None:
             md["annotations"] = m.annotations
         if m.ownerReferences is not None:
-            md["ownerReferences"] = m.ownerReferences
+            md["ownerReferences"] = _refs(m.ownerReferences)
         if m.creationTimestamp is not None:
             md["creationTimestamp"] = m.creationTimestamp
         out["metadata"] = md
@@ -200,12 +221,6 @@ def _pod_dict(p: _Pod) -> dict[str, Any]:
 # Same rules as the pods: only what the classifier, capacity and versions read; a page that
 # breaks the schema falls back to the untyped decode. Held whole for the poll, these lists were
 # most of its memory (a Deployment with its status and full template, ~6× its JSON size).
-
-
-class _OwnerRef(msgspec.Struct):
-    kind: Any = None
-    name: Any = None
-    controller: Any = None
 
 
 class _ObjMeta(msgspec.Struct):
@@ -435,10 +450,66 @@ def decode_podmetrics(data: bytes) -> _ObjectList:
     return _typed_page(_metrics_decoder, _metrics_dict, data)
 
 
+def _same_content(p: _Pod, q: _Pod) -> bool:
+    """Whether two typed pods are alike in all but their name and creation time."""
+    m, n = p.metadata, q.metadata
+    return (
+        m is not None
+        and n is not None
+        and m.ownerReferences == n.ownerReferences
+        and m.namespace == n.namespace
+        and m.labels == n.labels
+        and m.annotations == n.annotations
+        and p.spec == q.spec
+        and p.status == q.status
+        and p.kind == q.kind
+    )
+
+
+_OWN_FIELDS = ("name", "creationTimestamp")
+
+
+def _pod_dicts(pods: list[_Pod]) -> list[dict[str, Any]]:
+    """The pods of a page as plain dicts (`_pod_dict`), sharing content between neighbours.
+
+    The API server lists pods by namespace and name, so the pods of one ReplicaSet come one
+    after another, and they are alike in every field decoded but their name and creation time.
+    Such a pod is given the dicts of the first pod of its run (kind, labels, annotations, owner
+    references, spec, status — the very same objects) and a metadata dict of its own: memory
+    for one pod instead of many, and consumers may take ``is`` on those objects as proof of equal
+    content (`classify.Classifier.add_pods`, `capacity.PodTotals.add`)."""
+    out: list[dict[str, Any]] = []
+    first: _Pod | None = None
+    first_dict: dict[str, Any] = {}
+    for p in pods:
+        if first is not None and _same_content(p, first):
+            m = p.metadata
+            assert m is not None  # _same_content
+            md = dict(first_dict["metadata"])
+            for key, value in zip(_OWN_FIELDS, (m.name, m.creationTimestamp), strict=True):
+                if value is None:
+                    md.pop(key, None)
+                else:
+                    md[key] = value
+            d = dict(first_dict)
+            d["metadata"] = md
+            out.append(d)
+        else:
+            first, first_dict = p, _pod_dict(p)
+            out.append(first_dict)
+    return out
+
+
 def decode_pods(data: bytes) -> _ObjectList:
-    """A pod list page: typed decode of the classifier's fields; the untyped decode when the
-    page does not fit the schema (raises `msgspec.DecodeError` for a body that is not JSON)."""
-    return _typed_page(_pod_decoder, _pod_dict, data)
+    """A pod list page: typed decode of the classifier's fields, neighbours alike sharing their
+    content (`_pod_dicts`); the untyped decode when the page does not fit the schema (raises
+    `msgspec.DecodeError` for a body that is not JSON)."""
+    try:
+        page = _pod_decoder.decode(data)
+    except msgspec.ValidationError:
+        return _decoder.decode(data)
+    items = _pod_dicts(page.items) if page.items is not None else None
+    return _ObjectList(items=items, metadata=page.metadata)
 
 
 T = TypeVar("T")

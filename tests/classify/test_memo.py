@@ -136,6 +136,10 @@ def test_a_pod_is_keyed_by_what_its_verdict_depends_on_only() -> None:
     c = Classifier(ClusterObjects(namespaces=[ns("shop")]), ClassifyOptions())
     key = c.content_key
     p = pod("a", "shop", labels={"app": "a"}, annotations={"sidecar.istio.io/inject": "true"})
+    assert c.annotation_keys == ()
+    c.add_pods([p])  # its verdict reads the inject annotation (and label): both join the key
+    assert "sidecar.istio.io/inject" in c.annotation_keys
+    assert "sidecar.istio.io/inject" in c.label_keys
     q = _replicas(p, 2)[1]
     assert key(p) == key(q)  # name, time, CNI annotation differ
     q["metadata"]["labels"]["app"] = "b"
@@ -150,7 +154,13 @@ def test_a_pod_is_keyed_by_what_its_verdict_depends_on_only() -> None:
     q["spec"]["containers"].append(proxy())
     assert key(p) != key(q)
     assert key({"metadata": ["odd"]}) is None
-    assert key({"metadata": {"annotations": {1: "x"}}}) is None
+    assert key({"metadata": {"labels": ["odd"]}}) is None
+    # a key read but absent differs from one present with a null value (`str_map` makes it "")
+    q = _replicas(p, 2)[1]
+    q["metadata"]["annotations"].pop("sidecar.istio.io/inject")
+    r = _replicas(q, 2)[1]
+    r["metadata"]["annotations"]["sidecar.istio.io/inject"] = None
+    assert key(q) != key(r)
 
 
 def test_a_label_read_by_a_verdict_joins_the_key() -> None:
@@ -221,3 +231,66 @@ def test_the_memo_changes_nothing_on_random_pods(shapes: list[dict[str, Any]], c
         pods=pods,
     )
     _assert_same(objs, min_hits=0)
+
+
+def _clones(p: dict[str, Any], copies: int) -> list[dict[str, Any]]:
+    """``copies`` pods alike in all but their name and creation time, one after another: the
+    pods of one ReplicaSet as the API server lists them."""
+    out = []
+    for i in range(copies):
+        q = copy.deepcopy(p)
+        m = q.setdefault("metadata", {})
+        if i:
+            m["name"] = f"{m.get('name', 'pod')}-c{i}"
+            m["creationTimestamp"] = f"2026-0{1 + i % 9}-02T00:00:00Z"
+        out.append(q)
+    return out
+
+
+def _decoded(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return listing.decode_pods(msgspec.json.encode({"items": pods})).items or []
+
+
+def test_the_pods_of_one_replicaset_share_their_decoded_content_and_verdict() -> None:
+    rs = {"labels": {"app": "web", "pod-template-hash": "abc"}, "owner": ("ReplicaSet", "web-abc")}
+    meshed = pod("web-abc-1", "shop", containers=[proxy()], **rs)
+    missing = pod("api-x-1", "shop", labels={"app": "api"}, owner=("ReplicaSet", "api-x"))
+    bare = pod("solo", "shop")  # no owner: each such pod is a workload of its own
+    istiod = pod("istiod-1", "shop", labels={"app": "istiod"}, owner=("ReplicaSet", "istiod-1"))
+    pods = _clones(meshed, 5) + _clones(missing, 3) + _clones(bare, 2) + _clones(istiod, 2)
+    page = _decoded(pods)
+    assert page[1]["spec"] is page[0]["spec"] and page[1]["metadata"] is not page[0]["metadata"]
+    assert page[1]["metadata"]["labels"] is page[0]["metadata"]["labels"]
+    assert [p["metadata"]["name"] for p in page[:2]] == ["web-abc-1", "web-abc-1-c1"]
+    assert page[1]["metadata"]["creationTimestamp"] == "2026-02-02T00:00:00Z"
+    assert page[5]["spec"] is not page[4]["spec"]  # another ReplicaSet
+
+    objs = ClusterObjects(namespaces=[ns("shop", **{"istio-injection": "enabled"})], pods=page)
+    _assert_same(objs)
+    result, c = _classify(objs, memo=True, keep_pods=False, page=100)
+    workloads = {(w.kind, w.name): w for w in result.workloads}
+    assert workloads[("ReplicaSet", "web-abc")].pods_meshed == 5
+    assert workloads[("ReplicaSet", "api-x")].pods_missing == 3
+    assert {("Pod", "solo"), ("Pod", "solo-c1")} <= set(workloads)
+    ist0103 = {m.resource for m in result.messages if m.code == "IST0103"}
+    assert {"Pod shop/api-x-1", "Pod shop/api-x-1-c1", "Pod shop/api-x-1-c2"} <= ist0103
+    assert len(c.istiod) == 2
+    assert c.memo_hits >= 4
+
+
+def test_a_page_with_values_of_another_type_is_decoded_as_it_is() -> None:
+    """``hostNetwork: 1`` is not the API's boolean: the page falls back to the untyped decode,
+    nothing is shared, and ``1`` reaches the classifier as given (it is not ``True``)."""
+    odd = pod("web-abc-1", "shop", owner=("ReplicaSet", "web-abc"))
+    odd["spec"]["hostNetwork"] = 1
+    page = _decoded(_clones(odd, 3))
+    assert page[0]["spec"]["hostNetwork"] == 1 and page[0]["spec"]["hostNetwork"] is not True
+    assert page[1]["spec"] is not page[0]["spec"]
+    _assert_same(ClusterObjects(namespaces=[ns("shop")], pods=page), min_hits=0)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_decoded_runs_of_alike_pods_change_nothing_on_the_istio_fixtures(path: Path) -> None:
+    objs = _with_template_pods(load_paths([str(path)]), copies=1)
+    pods = _decoded([q for p in objs.pods for q in _clones(p, 3)])
+    _assert_same(dataclasses.replace(objs, pods=pods), min_hits=0)
