@@ -30,9 +30,9 @@ from .classify import (
     ClusterObjects,
     ClusterResult,
     WorkloadRecord,
-    classify_cluster,
 )
 from .classify.cluster import Classifier, gc_paused
+from .classify.workloads import OwnerTable
 from .models import Cluster, Snapshot, SnapshotStatus, Waiver
 from .org import resolver_for
 from .store import NamespaceRow, WorkloadRow
@@ -125,6 +125,8 @@ RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
     ),
 )
 REQUIRED = tuple(r for _, r, required in RESOURCES if required)
+# Indexed page by page into `OwnerTable`s instead of kept (tens of thousands on a large cluster).
+OWNERS = ("replicasets", "jobs")
 # Read for the capacity figures only (istiod's autoscaler; proxy usage when metrics-server runs).
 HPAS = kube.Resource(
     "horizontalpodautoscalers",
@@ -151,6 +153,8 @@ class ClusterRead:
     capacity_summary: dict[str, Any] | None = None  # set by `release`
     # istiod's Deployments, kept when the object lists are let go of (`PodSink`)
     istiod: list[dict[str, Any]] | None = None
+    # ReplicaSets and Jobs, indexed as they are read; objects[...] holds those without an owner
+    owners: dict[str, OwnerTable] = field(default_factory=dict)
 
     def release(self) -> None:
         """Summarize the capacity and let go of every object read (once classified, they are
@@ -178,11 +182,21 @@ class ClusterRead:
         return [d for d in self.objects.get("deployments", []) if _is_istiod(d)]
 
     def cluster_objects(self) -> ClusterObjects:
+        """The objects read (ReplicaSets and Jobs: only those without an owner, see
+        `classifier`)."""
         return ClusterObjects(
             **{key: self.objects.get(key, []) for key, _, _ in RESOURCES},
             istio=self.istio,
             istiod=self.istiod_deployments(),
         )
+
+    def classifier(self, opts: ClassifyOptions, *, keep_pods: bool = True) -> Classifier:
+        """A classifier of these objects, with the owner tables of the ReplicaSets and Jobs."""
+        tables = (
+            self.owners.get("replicasets") or OwnerTable(),
+            self.owners.get("jobs") or OwnerTable(),
+        )
+        return Classifier(self.cluster_objects(), opts, keep_pods=keep_pods, owner_tables=tables)
 
 
 def _is_istiod(obj: dict[str, Any]) -> bool:
@@ -243,12 +257,13 @@ class PodSink:
 
     def __init__(self, read: ClusterRead, opts: ClassifyOptions) -> None:
         read.istiod = read.istiod_deployments()
-        self.classifier = Classifier(read.cluster_objects(), opts, keep_pods=False)
+        self.classifier = read.classifier(opts, keep_pods=False)
         # Everything but the pods now lives in the classifier's indexes (tens of thousands of
         # ReplicaSets, workloads and Services on a large cluster): let the lists go before the
         # pods come in.
         read.objects = {key: [] for key in read.objects}
         read.istio = {key: [] for key in read.istio}
+        read.owners = {}
         read.pod_totals = self.totals = capacity.PodTotals()
         self.read = read
 
@@ -285,6 +300,14 @@ def read_cluster(
             if key == "pods" and pods is not None:
                 pod_resource = resource
                 read.objects[key] = []
+            elif key in OWNERS:
+                table = read.owners[key] = OwnerTable()
+                try:
+                    kube.stream_items(api, resource, opts, read.stats, table.add, table.reset)
+                except (kube.KubeForbidden, kube.KubeNotFound) as exc:
+                    _record_gap(read.stats, resource, exc)
+                    table.reset()
+                read.objects[key] = table.standalone
             elif required:
                 read.objects[key] = kube.list_items(api, resource, opts, read.stats)
             else:
@@ -404,7 +427,10 @@ def classify_read(
     """Classify one read (unless its pods were streamed into ``result``) and resolve
     tribes/squads into rows ready to store."""
     if result is None:
-        result = classify_cluster(read.cluster_objects(), classify_options(at))
+        with gc_paused():
+            classifier = read.classifier(classify_options(at))
+            classifier.add_pods(read.objects.get("pods", []))
+            result = classifier.finish()
     resolver = resolver_for(cluster.name)
     waivers: dict[str, list[Waiver]] = {}
     for waiver in Waiver.objects.active_on(at.date()).filter(

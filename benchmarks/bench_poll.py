@@ -229,7 +229,7 @@ def run(
         f.workloads, f.namespaces = len(workloads), len(namespaces)
         del read, result  # released: the poll keeps no object lists once classified
         # the lists again (pods skipped) for step 4's classifier
-        objs = collect.read_cluster(cluster, pods=lambda read: _SkipPods()).cluster_objects()
+        skip_read = collect.read_cluster(cluster, pods=lambda read: _SkipPods())
         t0 = time.perf_counter()
         with gc_paused(), transaction.atomic():
             phase_snap = Snapshot.objects.create(
@@ -240,10 +240,10 @@ def run(
         del workloads, namespaces
         # 4. pods again, page by page: network vs decode vs classify; keep a sample for the
         #    baseline
-        from adoption.classify.cluster import Classifier
         from adoption.kube import listing
 
-        classifier = Classifier(objs, collect.classify_options(at), keep_pods=False)
+        classifier = skip_read.classifier(collect.classify_options(at), keep_pods=False)
+        del skip_read
         kept: list[bytes] = []
         kept_pods = 0
         with gc_paused():  # as the poll runs them

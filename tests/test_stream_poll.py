@@ -14,8 +14,11 @@ import pytest
 from adoption import capacity, collect
 from adoption.classify import ClassifyOptions, ClusterObjects, classify_cluster
 from adoption.classify.cluster import Classifier
+from adoption.classify.workloads import OwnerTable
 from adoption.kube import listing
 from adoption.models import SnapshotStatus, WorkloadObservation
+from kubesim.fleet import Fleet
+from kubesim.spec import demo_clusters
 
 from .conftest import SIM_TIME
 
@@ -262,3 +265,32 @@ def test_the_typed_object_decode_keeps_what_is_read_and_falls_back() -> None:
     ]
     odd = {"metadata": {"name": "x", "ownerReferences": "not-a-list"}}
     assert listing.decode_objects(msgspec.json.encode({"items": [odd, rs]})).items == [odd, rs]
+
+
+def test_replicasets_and_jobs_indexed_page_by_page_resolve_owners_as_the_lists_do() -> None:
+    """The poll keeps ReplicaSets and Jobs as `OwnerTable`s, fed a page at a time; those without
+    a controller are kept whole, for they are workloads of their own."""
+    fleet = Fleet(42, demo_clusters())
+    raw = fleet.objects(fleet.cluster_names[0], fleet.start_of_day(40))
+    fields = {f.name for f in dataclasses.fields(ClusterObjects)}
+    objs = ClusterObjects(
+        **{k: v for k, v in raw.items() if k in fields},
+        webhooks=raw.get("mutatingwebhookconfigurations", []),
+        istio={k: v for k, v in raw.items() if k not in fields},
+    )
+    rs = objs.replicasets + [{"metadata": {"name": "solo-rs", "namespace": "ns0"}}]
+    objs = dataclasses.replace(objs, replicasets=rs)
+    assert len(objs.replicasets) > 10 and objs.jobs
+    reference = classify_cluster(objs, ClassifyOptions())
+
+    tables = (OwnerTable(), OwnerTable())
+    for table, items in zip(tables, (objs.replicasets, objs.jobs), strict=True):
+        table.add(items[:3])
+        table.reset()  # a 410: the list starts again
+        for start in range(0, len(items), 7):
+            table.add(items[start : start + 7])
+    assert [o["metadata"]["name"] for o in tables[0].standalone] == ["solo-rs"]
+    indexed = dataclasses.replace(objs, replicasets=tables[0].standalone, jobs=tables[1].standalone)
+    classifier = Classifier(indexed, ClassifyOptions(), owner_tables=tables)
+    classifier.add_pods(objs.pods)
+    assert _result_view(classifier.finish()) == _result_view(reference)

@@ -54,6 +54,7 @@ from .resilience import ResilienceIndex, ServiceIndex
 from .versions import control_plane_versions
 from .workloads import (
     OwnerIndex,
+    OwnerTable,
     WorkloadAgg,
     synthetic_pod,
     template_labels,
@@ -290,7 +291,10 @@ class Classifier:
     pod seen (a pod list restarted after a 410).
 
     With ``memo=True`` (the default) a pod whose content (`content_key`) was classified
-    before reuses that verdict; ``memo=False`` classifies every pod in full (tests compare)."""
+    before reuses that verdict; ``memo=False`` classifies every pod in full (tests compare).
+
+    ``owner_tables``: the ReplicaSets and Jobs already indexed page by page (a poll); the
+    ``objs.replicasets``/``objs.jobs`` lists then hold only those without a controller."""
 
     def __init__(
         self,
@@ -299,6 +303,7 @@ class Classifier:
         *,
         keep_pods: bool = True,
         memo: bool = True,
+        owner_tables: tuple[OwnerTable, OwnerTable] | None = None,
     ) -> None:
         self.memo = memo
         self.opts = opts = opts or ClassifyOptions()
@@ -322,7 +327,8 @@ class Classifier:
                 self.objects[key] = obj
             elif SUPPRESS in annotations_of(obj):
                 self.objects[key] = {"metadata": {"annotations": annotations_of(obj)}}
-        self.owners = OwnerIndex(objs.replicasets, objs.jobs, {k for k, _ in self._base})
+        replicasets, jobs = owner_tables or (objs.replicasets, objs.jobs)
+        self.owners = OwnerIndex(replicasets, jobs, {k for k, _ in self._base})
         self.analysis = IstioAnalysis(objs, opts.root_namespace)
         self.services = ServiceIndex(objs.services)
         self.resilience = ResilienceIndex(objs.istio, opts.root_namespace, opts.cluster_domain)

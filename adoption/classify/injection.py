@@ -37,6 +37,8 @@ from .model import IGNORED_NAMESPACES
 INJECT_KEY = "sidecar.istio.io/inject"
 REV_KEY = "istio.io/rev"
 INJECTION_LABEL = "istio-injection"
+# Set on every namespace by the API server (webhook namespace selectors may match on it).
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
 DATAPLANE_MODE = "istio.io/dataplane-mode"
 TAG_KEY = "istio.io/tag"
 INJECTOR_CM = "istio-sidecar-injector"
@@ -213,6 +215,12 @@ class InjectionPolicy:
         self._object_keys: tuple[str, ...] | None = _selector_keys(
             [wh.object_selector for wh in self.webhooks]
         )
+        # ... and on the namespace only through the labels its selectors and rules read
+        # (thousands of namespaces share a handful of such label sets)
+        ns_keys = _selector_keys([wh.namespace_selector for wh in self.webhooks])
+        self._ns_keys: tuple[str, ...] | None = (
+            None if ns_keys is None else tuple(sorted({*ns_keys, INJECTION_LABEL}))
+        )
 
     # -- revisions -------------------------------------------------------------------
     def resolve(self, requested: str | None) -> str | None:
@@ -243,8 +251,15 @@ class InjectionPolicy:
                 pod_labels.get(INJECT_KEY, "\0"),
                 pod_labels.get(REV_KEY, "\0"),
             )
-        elif self._object_keys is not None:
-            key = (ns_name, *(pod_labels.get(k, "\0") for k in self._object_keys))
+        elif self._object_keys is not None and self._ns_keys is not None:
+            key = (
+                "\1" if ns_name in IGNORED_NAMESPACES else "",
+                *(
+                    ns_labels.get(k, ns_name if k == NAMESPACE_NAME else "\0")
+                    for k in self._ns_keys
+                ),
+                *(pod_labels.get(k, "\0") for k in self._object_keys),
+            )
         else:
             return self._webhook_stage_a(ns_name, ns_labels, pod_labels)
         cached = self._cache.get(key)
@@ -289,7 +304,7 @@ class InjectionPolicy:
         self, ns_name: str, ns_labels: Mapping[str, str], pod_labels: Mapping[str, str]
     ) -> StageA:
         nsl = dict(ns_labels)
-        nsl.setdefault("kubernetes.io/metadata.name", ns_name)
+        nsl.setdefault(NAMESPACE_NAME, ns_name)
         matched = [
             wh
             for wh in self.webhooks

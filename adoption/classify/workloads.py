@@ -14,6 +14,7 @@ attributed to a CronJob only when that CronJob object exists.  No guessing other
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,21 +64,49 @@ def pod_template(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return as_dict(node)
 
 
+class OwnerTable:
+    """ReplicaSets or Jobs by (namespace, name) → their controller (kind, name), or None.
+
+    Fed page by page (`add`), it is all a poll keeps of the tens of thousands of ReplicaSets a
+    large cluster has: the objects themselves are kept only when they have no controller
+    (``standalone``), for then they are workloads of their own."""
+
+    __slots__ = ("controllers", "standalone")
+
+    def __init__(self, objs: Iterable[dict[str, Any]] = ()) -> None:
+        self.controllers: dict[tuple[str, str], tuple[str, str] | None] = {}
+        self.standalone: list[dict[str, Any]] = []
+        self.add(objs)
+
+    def add(self, objs: Iterable[dict[str, Any]]) -> None:
+        controllers, intern = self.controllers, sys.intern
+        for o in objs:
+            ref = controller_ref(o)
+            if ref is None:
+                self.standalone.append(o)
+            else:
+                ref = (intern(ref[0]), ref[1])
+            controllers[(intern(namespace_of(o)), name_of(o))] = ref
+
+    def reset(self) -> None:
+        """The list restarted (410): forget every object added."""
+        self.controllers = {}
+        self.standalone = []
+
+
 class OwnerIndex:
     """Indexes ReplicaSets, Jobs and top-level workload objects by (namespace, name)."""
 
     def __init__(
         self,
-        replicasets: Iterable[dict[str, Any]],
-        jobs: Iterable[dict[str, Any]],
+        replicasets: Iterable[dict[str, Any]] | OwnerTable,
+        jobs: Iterable[dict[str, Any]] | OwnerTable,
         known_workloads: set[tuple[str, str, str]],
     ) -> None:
-        self.rs: dict[tuple[str, str], tuple[str, str] | None] = {
-            (namespace_of(o), name_of(o)): controller_ref(o) for o in replicasets
-        }
-        self.jobs: dict[tuple[str, str], tuple[str, str] | None] = {
-            (namespace_of(o), name_of(o)): controller_ref(o) for o in jobs
-        }
+        rs = replicasets if isinstance(replicasets, OwnerTable) else OwnerTable(replicasets)
+        job_table = jobs if isinstance(jobs, OwnerTable) else OwnerTable(jobs)
+        self.rs = rs.controllers
+        self.jobs = job_table.controllers
         self.known = known_workloads  # (namespace, kind, name)
 
     def resolve(self, pod: dict[str, Any], ns: str, labels: dict[str, str]) -> tuple[str, str]:

@@ -60,10 +60,9 @@ _any_decoder = msgspec.json.Decoder()
 # ``DISABLE_ENVOY``: the others are dropped (see `_container_dict`).
 # Leaves have the types the API server's schema gives them (strings, booleans, integers). A page
 # with anything else (an odd-but-parseable value such as ``hostNetwork: 1``, metadata as a
-# list ...) fails the typed decode and falls back to the untyped decode (`_typed_page`), so
-# such values reach the classifier's defensive accessors exactly as they are, and one bad object
-# never loses or fails a page. Because every typed leaf has one type, ``==`` on the structs is
-# equality of content (``1 == True`` cannot arise), which `_pod_dicts` relies on.
+# list ...) fails the typed decode and falls back to the untyped decode (`_typed_page`,
+# `decode_pods`), so such values reach the classifier's defensive accessors exactly as they are,
+# and one bad object never loses or fails a page.
 
 
 class _SecurityContext(msgspec.Struct):
@@ -108,12 +107,15 @@ class _OwnerRef(msgspec.Struct):
     controller: bool | None = None
 
 
+# A pod's labels, annotations and owner references are kept as raw JSON first: the pods of one
+# ReplicaSet have the same bytes there (`_pod_dicts`), and only the first of them is decoded
+# further. (Not so the spec and status: their JSON holds per-pod fields such as ``nodeName``.)
 class _PodMeta(msgspec.Struct):
     name: str | None = None
     namespace: str | None = None
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
-    ownerReferences: list[_OwnerRef] | None = None  # noqa: N815
+    labels: msgspec.Raw = _NO_RAW
+    annotations: msgspec.Raw = _NO_RAW
+    ownerReferences: msgspec.Raw = _NO_RAW  # noqa: N815
     creationTimestamp: str | None = None  # noqa: N815
 
 
@@ -130,6 +132,13 @@ class _PodList(msgspec.Struct):
 
 
 _pod_decoder = msgspec.json.Decoder(_PodList)
+_str_map_decoder = msgspec.json.Decoder(dict[str, str] | None)
+_refs_decoder = msgspec.json.Decoder(list[_OwnerRef] | None)
+
+
+def _part(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw) -> Any:
+    """A raw part decoded (None when absent or null); raises `msgspec.ValidationError`."""
+    return decoder.decode(raw) if raw else None
 
 
 def _security_context(sc: _SecurityContext) -> dict[str, Any]:
@@ -196,18 +205,14 @@ def _pod_dict(p: _Pod) -> dict[str, Any]:
     m = p.metadata
     if m is not None:
         md: dict[str, Any] = {}
-        if m.name is not None:
-            md["name"] = m.name
-        if m.namespace is not None:
-            md["namespace"] = m.namespace
-        if m.labels is not None:
-            md["labels"] = m.labels
-        if m.annotations is not None:
-            md["annotations"] = m.annotations
-        if m.ownerReferences is not None:
-            md["ownerReferences"] = _refs(m.ownerReferences)
-        if m.creationTimestamp is not None:
-            md["creationTimestamp"] = m.creationTimestamp
+        _set(md, "name", m.name)
+        _set(md, "namespace", m.namespace)
+        _set(md, "labels", _part(_str_map_decoder, m.labels))
+        _set(md, "annotations", _part(_str_map_decoder, m.annotations))
+        refs = _part(_refs_decoder, m.ownerReferences)
+        if refs is not None:
+            md["ownerReferences"] = _refs(refs)
+        _set(md, "creationTimestamp", m.creationTimestamp)
         out["metadata"] = md
     if p.spec is not None:
         out["spec"] = _spec_dict(p.spec)
@@ -451,7 +456,10 @@ def decode_podmetrics(data: bytes) -> _ObjectList:
 
 
 def _same_content(p: _Pod, q: _Pod) -> bool:
-    """Whether two typed pods are alike in all but their name and creation time."""
+    """Whether two pods are alike in all but their name and creation time: the same JSON
+    for their labels, annotations and owner references, equal typed specs and statuses (every
+    typed leaf has the one type the API gives it, so ``==`` is equality of content: ``1 ==
+    True`` cannot arise)."""
     m, n = p.metadata, q.metadata
     return (
         m is not None
@@ -506,9 +514,9 @@ def decode_pods(data: bytes) -> _ObjectList:
     `msgspec.DecodeError` for a body that is not JSON)."""
     try:
         page = _pod_decoder.decode(data)
+        items = _pod_dicts(page.items) if page.items is not None else None
     except msgspec.ValidationError:
         return _decoder.decode(data)
-    items = _pod_dicts(page.items) if page.items is not None else None
     return _ObjectList(items=items, metadata=page.metadata)
 
 
