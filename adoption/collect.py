@@ -55,7 +55,11 @@ ISTIO_PLURALS = {
 # be read fails the poll; an optional one that is forbidden (403) or absent (404) becomes a gap
 # recorded on the snapshot, and the rest of the snapshot stands.
 RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
-    ("namespaces", kube.Resource("namespaces", kube.core("list_namespace")), True),
+    (
+        "namespaces",
+        kube.Resource("namespaces", kube.core("list_namespace"), typed="objects"),
+        True,
+    ),
     (
         "pods",
         kube.Resource("pods", kube.core("list_pod_for_all_namespaces"), typed="pods"),
@@ -106,7 +110,7 @@ RESOURCES: tuple[tuple[str, kube.Resource, bool], ...] = (
     ),
     (
         "services",
-        kube.Resource("services", kube.core("list_service_for_all_namespaces"), typed="objects"),
+        kube.Resource("services", kube.core("list_service_for_all_namespaces"), typed="services"),
         False,
     ),
     (

@@ -39,6 +39,8 @@ def test_streamed_typed_poll_stores_what_the_untyped_whole_list_poll_stores(  # 
     # whole list
     monkeypatch.setattr(listing, "decode_pods", listing._decoder.decode)
     monkeypatch.setattr(listing, "decode_objects", listing._decoder.decode)
+    monkeypatch.setattr(listing, "decode_services", listing._decoder.decode)
+    monkeypatch.setattr(listing, "decode_owners", listing._decoder.decode)
     whole = collect.read_cluster(cluster)
     assert len(whole.objects["pods"]) > 13
     ref_result, ref_workloads, ref_namespaces = collect.classify_read(cluster, whole, SIM_TIME)
@@ -195,7 +197,10 @@ def test_the_typed_object_decode_keeps_what_is_read_and_falls_back() -> None:
             "namespace": "shop",
             "uid": "u-1",
             "labels": {"app": "web"},
-            "annotations": {"galley.istio.io/analyze-suppress": "IST0144"},
+            "annotations": {
+                "galley.istio.io/analyze-suppress": "IST0144",
+                "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+            },
             "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
         },
         "spec": {
@@ -231,20 +236,28 @@ def test_the_typed_object_decode_keeps_what_is_read_and_falls_back() -> None:
             },
             "spec": {
                 "replicas": 3,
-                "selector": {"matchLabels": {"app": "web"}},
                 "template": {
                     "metadata": {"labels": {"app": "web"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "web",
-                                "image": "web:1",
-                                "resources": {"requests": {"cpu": "1"}},
-                            }
-                        ]
-                    },
+                    "spec": {"containers": [{"name": "web", "image": "web:1"}]},
                 },
             },
+        }
+    ]
+    item = page.items[0]  # the template's labels are the object's (one dict)
+    assert item["spec"]["template"]["metadata"]["labels"] is item["metadata"]["labels"]
+    # istiod's container requests are kept (the capacity figures read them)
+    deployment["metadata"]["labels"] = {"app": "istiod"}
+    istiod = listing.decode_objects(msgspec.json.encode({"items": [deployment]})).items or []
+    containers = istiod[0]["spec"]["template"]["spec"]["containers"]
+    assert containers[0]["resources"] == {"requests": {"cpu": "1"}}
+    service = {
+        "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}], "clusterIP": "10.0.0.1"},
+    }
+    assert listing.decode_services(msgspec.json.encode({"items": [service]})).items == [
+        {
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"selector": {"app": "web"}},
         }
     ]
     rs = {

@@ -57,6 +57,9 @@ _MESHED: str = WorkloadState.MESHED.value
 _PARTIAL: str = WorkloadState.PARTIAL.value
 
 
+_NO_SET: frozenset[str] = frozenset()
+
+
 def pod_template(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     node: Any = obj
     for key in TEMPLATE_KINDS.get(kind, ("spec", "template")):
@@ -222,19 +225,21 @@ class WorkloadAgg:
         self.first_labels: dict[str, str] = {}
         self.counted = 0
         self.by_state: dict[str, int] = {}
-        self.modes: set[str] = set()
+        # immutable, replaced when a value is new: most workloads hold one value or none, and
+        # a poll has tens of thousands of workloads (an empty set costs 216 bytes)
+        self.modes: frozenset[str] = _NO_SET
         self.expected_all = self.expected_counted = False
         self.requested_all: dict[str, int] = {}
         self.requested_counted: dict[str, int] = {}
         self.used_all: dict[str, int] = {}
         self.used_counted: dict[str, int] = {}
-        self.versions: set[str] = set()
+        self.versions: frozenset[str] = _NO_SET
         self.missing_since: datetime | None = None
         self.cpu_request_m = self.cpu_limit_m = 0
         self.memory_request_b = self.memory_limit_b = 0
         self.first_reason: dict[str, str] = {}  # counted pods: state -> first pod's reason
         self.first_unmeshed_reason: str | None = None
-        self.codes: set[str] = set()
+        self.codes: frozenset[str] = _NO_SET
         self.mb0004_revision: str | None = None
         # counted missing-proxy pods without an IST0103 (MB0001): how many, the first's reason
         self.missing = 0
@@ -255,7 +260,8 @@ class WorkloadAgg:
         if p.diagnostics:
             if "MB0004" in p.diagnostics and "MB0004" not in self.codes:
                 self.mb0004_revision = p.revision_requested
-            self.codes.update(p.diagnostics)
+            if not self.codes.issuperset(p.diagnostics):
+                self.codes = self.codes.union(p.diagnostics)
         if not p.counted:
             return
         state = p.state
@@ -264,14 +270,16 @@ class WorkloadAgg:
         if state not in self.first_reason:
             self.first_reason[state] = p.reason
         if state in _MESHED_STATES:
-            self.modes.add(p.mesh_mode)
+            if p.mesh_mode not in self.modes:
+                self.modes = self.modes | {p.mesh_mode}
         elif self.first_unmeshed_reason is None:
             self.first_unmeshed_reason = p.reason
         self.expected_counted = self.expected_counted or p.injection_expected
         _count(self.requested_counted, p.revision_requested)
         _count(self.used_counted, p.revision_used)
         if p.proxy_version:
-            self.versions.add(p.proxy_version)
+            if p.proxy_version not in self.versions:
+                self.versions = self.versions | {p.proxy_version}
         if state == _MISSING_PROXY:
             if p.created and (self.missing_since is None or p.created < self.missing_since):
                 self.missing_since = p.created

@@ -175,7 +175,7 @@ def _resources_dict(r: _Resources) -> dict[str, Any]:
     return d
 
 
-def _container_dict(c: _Container) -> dict[str, Any]:
+def _container_dict(c: _Container, resources: bool = True) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if c.name is not None:
         d["name"] = c.name
@@ -187,7 +187,7 @@ def _container_dict(c: _Container) -> dict[str, Any]:
             d["args"] = args
         if env is not None:
             d["env"] = env
-    if c.resources is not None:
+    if resources and c.resources is not None:
         d["resources"] = _resources_dict(c.resources)
     if c.restartPolicy is not None:
         d["restartPolicy"] = c.restartPolicy
@@ -257,7 +257,6 @@ class _JobTemplate(msgspec.Struct):
 
 class _WorkloadSpec(msgspec.Struct):
     replicas: Any = None
-    selector: Any = None
     template: _PodTemplate | None = None
     jobTemplate: _JobTemplate | None = None  # noqa: N815
 
@@ -270,6 +269,20 @@ class _Object(msgspec.Struct):
 
 class _TypedList(msgspec.Struct):
     items: list[_Object] | None = None
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+class _ServiceSpec(msgspec.Struct):
+    selector: Any = None
+
+
+class _Service(msgspec.Struct):
+    metadata: _ObjMeta | None = None
+    spec: _ServiceSpec | None = None
+
+
+class _ServiceList(msgspec.Struct):
+    items: list[_Service] | None = None
     metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
 
 
@@ -293,7 +306,17 @@ def _refs(refs: list[_OwnerRef]) -> list[dict[str, Any]]:
     ]
 
 
-def _meta_dict(m: _ObjMeta | _TemplateMeta, annotations: bool = True) -> dict[str, Any]:
+def _istio_annotations(annotations: Any) -> Any:
+    """The ``*istio.io/*`` annotations of an object other than a pod: the only ones the
+    classifier reads there (analysis suppression, Istio settings on templates); the others
+    (``kubectl.kubernetes.io/last-applied-configuration`` ...) can be most of an object."""
+    if not isinstance(annotations, dict):
+        return annotations
+    istio = {k: v for k, v in annotations.items() if isinstance(k, str) and "istio.io" in k}
+    return istio or None
+
+
+def _meta_dict(m: _ObjMeta | _TemplateMeta) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if isinstance(m, _ObjMeta):
         _set(d, "name", m.name)
@@ -301,44 +324,50 @@ def _meta_dict(m: _ObjMeta | _TemplateMeta, annotations: bool = True) -> dict[st
         if m.ownerReferences is not None:
             d["ownerReferences"] = _refs(m.ownerReferences)
     _set(d, "labels", m.labels)
-    if annotations:
-        _set(d, "annotations", m.annotations)
+    _set(d, "annotations", _istio_annotations(m.annotations))
     return d
 
 
-def _spec_dict(sp: _PodSpec) -> dict[str, Any]:
+def _spec_dict(sp: _PodSpec, resources: bool = True) -> dict[str, Any]:
     sd: dict[str, Any] = {}
     if sp.containers is not None:
-        sd["containers"] = [_container_dict(c) for c in sp.containers]
+        sd["containers"] = [_container_dict(c, resources) for c in sp.containers]
     if sp.initContainers is not None:
-        sd["initContainers"] = [_container_dict(c) for c in sp.initContainers]
+        sd["initContainers"] = [_container_dict(c, resources) for c in sp.initContainers]
     _set(sd, "hostNetwork", sp.hostNetwork)
     if sp.securityContext is not None:
         sd["securityContext"] = _security_context(sp.securityContext)
     return sd
 
 
-def _template_dict(t: _PodTemplate) -> dict[str, Any]:
+def _template_dict(t: _PodTemplate, labels: Any, resources: bool) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if t.metadata is not None:
-        d["metadata"] = _meta_dict(t.metadata)
+        md = d["metadata"] = _meta_dict(t.metadata)
+        if labels is not None and md.get("labels") == labels:
+            md["labels"] = labels  # the object's own: one dict for both
     if t.spec is not None:
-        d["spec"] = _spec_dict(t.spec)
+        d["spec"] = _spec_dict(t.spec, resources)
     return d
 
 
 def _object_dict(o: _Object) -> dict[str, Any]:
+    """A workload or Namespace. Of the containers in a pod template, the resources are kept for
+    istiod alone: its Deployment is the only workload whose requests anything reads (the
+    capacity figures); tens of thousands of others would hold them for nothing."""
     out: dict[str, Any] = {}
     _set(out, "kind", o.kind)
+    labels = None
     if o.metadata is not None:
-        out["metadata"] = _meta_dict(o.metadata)
+        md = out["metadata"] = _meta_dict(o.metadata)
+        labels = md.get("labels")
+    resources = isinstance(labels, dict) and labels.get("app") == "istiod"
     sp = o.spec
     if sp is not None:
         sd: dict[str, Any] = {}
         _set(sd, "replicas", sp.replicas)
-        _set(sd, "selector", sp.selector)
         if sp.template is not None:
-            sd["template"] = _template_dict(sp.template)
+            sd["template"] = _template_dict(sp.template, labels, resources)
         jt = sp.jobTemplate
         if jt is not None:
             jd: dict[str, Any] = {}
@@ -346,12 +375,21 @@ def _object_dict(o: _Object) -> dict[str, Any]:
                 jd["metadata"] = _meta_dict(jt.metadata)
             if jt.spec is not None:
                 jd["spec"] = (
-                    {"template": _template_dict(jt.spec.template)}
+                    {"template": _template_dict(jt.spec.template, labels, resources)}
                     if jt.spec.template is not None
                     else {}
                 )
             sd["jobTemplate"] = jd
         out["spec"] = sd
+    return out
+
+
+def _service_dict(o: _Service) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if o.metadata is not None:
+        out["metadata"] = _meta_dict(o.metadata)
+    if o.spec is not None:
+        out["spec"] = {} if o.spec.selector is None else {"selector": o.spec.selector}
     return out
 
 
@@ -370,11 +408,18 @@ def _typed_page(
 
 
 def decode_objects(data: bytes) -> _ObjectList:
-    """A page of workloads (Deployments, StatefulSets, DaemonSets, CronJobs), Services, or
-    metadata-only ReplicaSets/Jobs: metadata (name, namespace, labels, annotations, controller
-    references), replicas, selector and pod template (the pod decode's fields); the untyped
-    decode when the page does not fit the schema."""
+    """A page of workloads (Deployments, StatefulSets, DaemonSets, CronJobs) or Namespaces:
+    metadata (name, namespace, labels, Istio annotations, controller references), replicas and
+    pod template (`_object_dict`); the untyped decode when the page does not fit the schema."""
     return _typed_page(_object_decoder, _object_dict, data)
+
+
+_service_decoder = msgspec.json.Decoder(_ServiceList)
+
+
+def decode_services(data: bytes) -> _ObjectList:
+    """A page of Services: metadata and ``spec.selector`` (`classify.resilience.ServiceIndex`)."""
+    return _typed_page(_service_decoder, _service_dict, data)
 
 
 class _Usage(msgspec.Struct):
@@ -437,9 +482,7 @@ def _owner_dict(o: _Object) -> dict[str, Any]:
     if m.ownerReferences is not None:
         md["ownerReferences"] = _refs(m.ownerReferences)
     if isinstance(m.annotations, dict):
-        istio = {k: v for k, v in m.annotations.items() if isinstance(k, str) and "istio.io" in k}
-        if istio:
-            md["annotations"] = istio
+        _set(md, "annotations", _istio_annotations(m.annotations))
     return {"metadata": md}
 
 
@@ -575,14 +618,15 @@ class Resource:
     fetch: Callable[[client.ApiClient], Fetch]
     metadata_only: bool = False
     # decode only the fields the classifier reads: "pods" (`decode_pods`), "objects"
-    # (`decode_objects`), "owners" (`decode_owners`), "podmetrics" (`decode_podmetrics`); None:
-    # every field
+    # (`decode_objects`), "services" (`decode_services`), "owners" (`decode_owners`),
+    # "podmetrics" (`decode_podmetrics`); None: every field
     typed: str | None = None
 
     def decoder(self) -> Callable[[bytes], _ObjectList]:
         return {
             "pods": decode_pods,
             "objects": decode_objects,
+            "services": decode_services,
             "owners": decode_owners,
             "podmetrics": decode_podmetrics,
         }.get(self.typed or "", _decoder.decode)
