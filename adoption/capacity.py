@@ -135,6 +135,10 @@ def _p95(values: list[int]) -> int:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+_UNSET: Any = object()
+_NOT_RUNNING: Any = object()
+
+
 class PodTotals:
     """The pod part of `summarize`, fed page by page (a poll never keeps its pods)."""
 
@@ -160,10 +164,19 @@ class PodTotals:
         A pod's figures depend only on its containers' names, resources and restart policies:
         pods with the same ones (a ReplicaSet's) are added from the first one's figures."""
         seen = self._seen
+        # (status, spec, figures) of the pod before: a pod with the very same status and spec
+        # objects (`kube.decode_pods` shares a ReplicaSet's) counts the same; None: work it out
+        last: tuple[Any, Any, Any] = (_UNSET, _UNSET, None)
         for pod in pods:
-            if _map(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
+            status, pod_spec = pod.get("status"), pod.get("spec")
+            if status is last[0] and pod_spec is last[1] and last[2] is not None:
+                if last[2] is not _NOT_RUNNING:
+                    self._count(last[2])
                 continue
-            pod_spec = pod.get("spec")
+            if _map(status).get("phase") in ("Succeeded", "Failed"):
+                last = (status, pod_spec, _NOT_RUNNING)
+                continue
+            last = (status, pod_spec, None)
             try:
                 key = _encode(
                     (
@@ -179,13 +192,19 @@ class PodTotals:
                 figures = self._figures(pod, pod_spec)
                 if key is not None and len(self.errors) == before:  # errors name the pod
                     seen[key] = figures
-            proxy, pc, pm, ac, am = figures
-            if proxy:
-                self.proxies += 1
-                self.proxy_cpu_request_m += pc
-                self.proxy_memory_request_b += pm
-                self.app_cpu_request_m += ac
-                self.app_memory_request_b += am
+                    last = (status, pod_spec, figures)
+            else:
+                last = (status, pod_spec, figures)
+            self._count(figures)
+
+    def _count(self, figures: tuple[bool, int, int, int, int]) -> None:
+        proxy, pc, pm, ac, am = figures
+        if proxy:
+            self.proxies += 1
+            self.proxy_cpu_request_m += pc
+            self.proxy_memory_request_b += pm
+            self.app_cpu_request_m += ac
+            self.app_memory_request_b += am
 
     def _figures(self, pod: Mapping[str, Any], pod_spec: Any) -> tuple[bool, int, int, int, int]:
         """(has a proxy, proxy CPU m, proxy memory B, app CPU m, app memory B) of one pod."""

@@ -470,7 +470,64 @@ def render_pod(
     }
     if inits:
         status["initContainerStatuses"] = _statuses(pod, inits, image_of, init=True)
+    # as the API server returns a pod: who set which field (server-side apply bookkeeping,
+    # often a third of a pod's JSON; the poller's typed decode skips it, the client's models
+    # do not)
+    owned_keys = ("generateName", "labels", "annotations", "ownerReferences")
+    owned = {k: meta[k] for k in owned_keys if k in meta}
+    meta["managedFields"] = [
+        managed_fields_entry(
+            "kube-controller-manager",
+            iso(pod.created),
+            {"f:metadata": fields_v1(owned), "f:spec": fields_v1(spec)},
+        ),
+        managed_fields_entry("kubelet", t0, {"f:status": fields_v1(status)}, subresource="status"),
+    ]
     return meta, {"spec": spec, "status": status}
+
+
+# Keys that identify the items of a list in ``fieldsV1`` (the API's merge keys).
+_MERGE_KEYS = ("name", "type", "containerPort", "ip", "mountPath", "key")
+
+
+def fields_v1(value: Any) -> dict[str, Any]:
+    """The ``fieldsV1`` set of a value: every field path it sets, as the API server records them
+    in ``metadata.managedFields`` (``f:<field>``, ``k:{<merge key>}`` for list items, ``.`` for
+    the item itself)."""
+    if isinstance(value, dict):
+        return {f"f:{k}": _field_node(v) for k, v in value.items() if v is not None}
+    return {}
+
+
+def _field_node(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {".": {}, **fields_v1(value)} if value else {}
+    if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+        out: dict[str, Any] = {}
+        for item in value:
+            key = next((k for k in _MERGE_KEYS if k in item), None)
+            if key is None:
+                return {}
+            ident = msgspec.json.encode({key: item[key]}).decode()
+            out[f"k:{ident}"] = {".": {}, **fields_v1(item)}
+        return out
+    return {}
+
+
+def managed_fields_entry(
+    manager: str, time: str, fields: dict[str, Any], subresource: str | None = None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": "v1",
+        "time": time,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
 
 
 def _images(

@@ -187,3 +187,27 @@ def test_pods_with_the_same_resources_are_added_once_each_and_bad_ones_named() -
     assert totals.app_cpu_request_m == 4 * 1000 + 2 * 2000 + 2 * 1000
     assert totals.app_memory_request_b == 4 * 2**30
     assert [e.split(":")[0] for e in totals.errors] == ["pod bad-0", "pod bad-1"]
+
+
+def test_pods_sharing_their_decoded_spec_count_as_the_untyped_decode_counts_them() -> None:
+    """`decode_pods` gives a ReplicaSet's pods one spec and status object; `PodTotals` counts
+    each such pod from the first one's figures, and still names every bad one."""
+    import msgspec
+
+    from adoption.capacity import PodTotals
+    from adoption.kube import listing
+
+    pods = [_pod(f"web-{i}", {"cpu": "100m"}, {"cpu": "1", "memory": "1Gi"}) for i in range(4)]
+    pods += [_pod(f"bad-{i}", {"cpu": "lots"}, {"cpu": "1"}) for i in range(3)]
+    pods += [_pod(f"job-{i}", {"cpu": "100m"}, {"cpu": "1"}, phase="Succeeded") for i in range(2)]
+    pods += [_pod(f"api-{i}", {"cpu": "50m"}, {"cpu": "2"}, native=True) for i in range(2)]
+    raw = msgspec.json.encode({"items": pods})
+    typed = listing.decode_pods(raw).items or []
+    assert typed[1]["spec"] is typed[0]["spec"] and typed[5]["spec"] is typed[4]["spec"]
+    shared, plain = PodTotals(), PodTotals()
+    shared.add(typed)
+    plain.add(listing._decoder.decode(raw).items or [])
+    assert shared.proxies == plain.proxies == 9
+    assert shared.proxy_cpu_request_m == plain.proxy_cpu_request_m == 4 * 100 + 2 * 50
+    assert shared.app_cpu_request_m == plain.app_cpu_request_m
+    assert shared.errors == plain.errors and len(shared.errors) == 3

@@ -351,6 +351,8 @@ class Classifier:
         self.label_keys: tuple[str, ...] = ()  # labels a verdict read, in key order
         self.annotation_keys: tuple[str, ...] = ()  # annotations a verdict read, in key order
         self._owner_cache: dict[tuple[str, str, str, str | None], tuple[str, str]] = {}
+        # the aggregate the last pod was folded into, and that pod's labels
+        self._folded: tuple[WorkloadAgg, dict[str, str]] = (WorkloadAgg("", "", ""), {})
 
     def add_pods(self, pods: Iterable[dict[str, Any]]) -> None:
         """Classify a page of pods (plain dicts) and fold them into the aggregates."""
@@ -385,13 +387,11 @@ class Classifier:
         if rec.counted and rec.state == _MISSING:
             return None
         m = pod["metadata"]
-        labels = str_map(m.get("labels"))
+        acc, labels = self._folded  # where `_add`/`_add_seen` just folded this pod
         refs = m.get("ownerReferences")
         if labels.get("app") == "istiod" or type(refs) is not list or len(refs) != 1:
             return None
-        ns_name = rec.namespace
-        acc = self.accs[(ns_name, *self._owner(pod, ns_name, labels))]
-        counts = self.ns_pods[ns_name] if rec.counted else None
+        counts = self.ns_pods[rec.namespace] if rec.counted else None
         return _Run(pod, m, acc, rec, labels, counts, seen.meshed)
 
     def content_key(self, pod: Any) -> bytes | None:
@@ -492,6 +492,7 @@ class Classifier:
             if self.keep_pods:
                 self.pods_out.append(rec)
         acc.add(rec, False, labels)
+        self._folded = (acc, labels)
         if rec.counted:
             counts = self.ns_pods.get(ns_name)
             if counts is None:
@@ -529,6 +530,7 @@ class Classifier:
         pod_key = (rec.namespace, rec.name)
         reported = pod_key in ist0103
         acc.add(rec, reported, real_labels)
+        self._folded = (acc, real_labels)
         if rec.counted:
             counts = self.ns_pods.get(rec.namespace)
             if counts is None:

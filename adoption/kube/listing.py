@@ -450,7 +450,13 @@ class _PodMetricsList(msgspec.Struct):
 _metrics_decoder = msgspec.json.Decoder(_PodMetricsList)
 
 
+# The only containers whose usage is read (`capacity.UsageTotals`): the proxies and istiod's.
+_USAGE_READ = frozenset({_PROXY, "discovery"})
+
+
 def _metrics_dict(pm: _PodMetrics) -> dict[str, Any]:
+    """A PodMetrics item with the usage of its istio-proxy/discovery containers only (tens of
+    thousands of items, most of whose containers are applications')."""
     out: dict[str, Any] = {}
     if pm.metadata is not None:
         md: dict[str, Any] = {}
@@ -460,13 +466,14 @@ def _metrics_dict(pm: _PodMetrics) -> dict[str, Any]:
     if pm.containers is not None:
         conts = []
         for c in pm.containers:
-            cd: dict[str, Any] = {}
-            _set(cd, "name", c.name)
-            if c.usage is not None:
-                ud: dict[str, Any] = {}
-                _set(ud, "cpu", c.usage.cpu)
-                _set(ud, "memory", c.usage.memory)
-                cd["usage"] = ud
+            if type(c.name) is not str or c.name not in _USAGE_READ:
+                continue
+            cd: dict[str, Any] = {"name": c.name}
+            u = c.usage
+            if u is not None:
+                cd["usage"] = {
+                    k: v for k, v in (("cpu", u.cpu), ("memory", u.memory)) if v is not None
+                }
             conts.append(cd)
         out["containers"] = conts
     return out
