@@ -8,6 +8,7 @@ its snapshot row and nothing else, so the previous good snapshot stays the curre
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import re
@@ -422,14 +423,21 @@ def read_and_classify(
     result = sinks[0].classifier.finish()
     sinks.clear()  # the classifier's indexes
     read.release()
-    return read, *classify_read(cluster, read, at, result=result)
+    return read, *classify_read(cluster, read, at, result=result, consume=True)
 
 
 def classify_read(
-    cluster: Cluster, read: ClusterRead, at: datetime, *, result: ClusterResult | None = None
+    cluster: Cluster,
+    read: ClusterRead,
+    at: datetime,
+    *,
+    result: ClusterResult | None = None,
+    consume: bool = False,
 ) -> tuple[ClusterResult, list[WorkloadRow], list[NamespaceRow]]:
     """Classify one read (unless its pods were streamed into ``result``) and resolve
-    tribes/squads into rows ready to store."""
+    tribes/squads into rows ready to store. With ``consume`` each workload record is let go of
+    as its row is made (``result.workloads`` comes back empty): tens of thousands of records
+    and rows are never alive together."""
     if result is None:
         with gc_paused():
             classifier = read.classifier(classify_options(at))
@@ -458,19 +466,25 @@ def classify_read(
         for ns in result.namespaces
     ]
     ns_labels = {ns.name: ns.labels for ns in result.namespaces}
-    workloads = [
-        WorkloadRow(
-            **_from_record(w),
-            tribe=resolver.tribe(w.namespace, ns_labels.get(w.namespace)),
-            squad=resolver.squad(w.namespace, w.name, w.labels),
-            squad_label=str(w.labels.get(settings.CLUSTER_LABEL_SQUAD, ""))[:100],
-            waived=any(
-                x.covers(cluster.pk, w.namespace, w.kind, w.name)
-                for x in waivers.get(w.namespace, ())
-            ),
+    records = result.workloads
+    if consume:
+        result.workloads = []
+        records.reverse()  # popped from the end, in the classifier's order
+    workloads: list[WorkloadRow] = []
+    for _ in range(len(records)):
+        w = records.pop() if consume else records[len(workloads)]
+        workloads.append(
+            WorkloadRow(
+                **_from_record(w, copy=not consume),
+                tribe=resolver.tribe(w.namespace, ns_labels.get(w.namespace)),
+                squad=resolver.squad(w.namespace, w.name, w.labels),
+                squad_label=str(w.labels.get(settings.CLUSTER_LABEL_SQUAD, ""))[:100],
+                waived=any(
+                    x.covers(cluster.pk, w.namespace, w.kind, w.name)
+                    for x in waivers.get(w.namespace, ())
+                ),
+            )
         )
-        for w in result.workloads
-    ]
     return result, *_storable(workloads, namespaces, read.stats)
 
 
@@ -479,13 +493,13 @@ _RESOLVED = frozenset({"tribe", "squad", "squad_label", "waived"})
 _COPIED = tuple(f.name for f in dataclasses.fields(WorkloadRow) if f.name not in _RESOLVED)
 
 
-def _from_record(w: WorkloadRecord) -> dict[str, Any]:
+def _from_record(w: WorkloadRecord, copy: bool = True) -> dict[str, Any]:
     """The classifier's fields of a workload, as stored: optional strings become "" and lists
-    are copied."""
+    are copied (unless the record is let go of: ``copy=False``)."""
     values: dict[str, Any] = {}
     for name in _COPIED:
         value = getattr(w, name)
-        if isinstance(value, list):
+        if copy and isinstance(value, list):
             value = list(value)
         elif value is None and name in (
             "revision_requested",
@@ -603,8 +617,31 @@ def snapshot_cluster(
         # it if the database still answers, then let the interruption go on.
         _record_failure(snap, f"poll of {cluster.name} was interrupted (worker stopping)", t0)
         raise
+    finally:
+        trim_heap()
     snap.refresh_from_db()
     return snap
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim  # the C library loaded
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def trim_heap() -> None:
+    """Give the C heap's free memory back to the system after a poll. A poll's hundreds of
+    megabytes of page bodies and large tables are freed when it ends, but glibc keeps freed
+    memory in its arenas (one per thread: the page prefetch has its own), so without this the
+    worker's RSS after one big poll stays tens of MB above what it holds (measured: 327 -> 299
+    MB after the 52k-pod poll), and the next poll's peak starts from there."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def _record_failure(snap: Snapshot, message: str, t0: float) -> None:
