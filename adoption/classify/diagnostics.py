@@ -328,13 +328,17 @@ def _image_targets(objs: ClusterObjects) -> dict[str, tuple[dict[str, Any], str]
     targets: dict[str, tuple[dict[str, Any], str]] = {}
     if not cms:
         return targets
+    images: dict[str, str | None] = {}  # per injector ConfigMap (thousands of namespaces)
     for ns in objs.namespaces:
         labels = labels_of(ns)
         if labels.get(INJECTION_LABEL) != "enabled" and REV_KEY not in labels:
             continue
-        cm = cms.get(injector_configmap_name(labels.get(REV_KEY, "")))
-        cfg = parse_injector_configmap(cm) if cm is not None else None
-        image = cfg.expected_image() if cfg is not None else None
+        cm_name = injector_configmap_name(labels.get(REV_KEY, ""))
+        if cm_name not in images:
+            cm = cms.get(cm_name)
+            cfg = parse_injector_configmap(cm) if cm is not None else None
+            images[cm_name] = cfg.expected_image() if cfg is not None else None
+        image = images[cm_name]
         if image:
             targets[name_of(ns)] = (ns, image)
     return targets
