@@ -335,8 +335,8 @@ class UsageTotals:
                 if name != PROXY and name != "discovery":
                     continue
                 usage = _map(c.get("usage"))
-                used_cpu = cpu_millicores(usage.get("cpu")) or 0
-                used_mem = memory_bytes(usage.get("memory")) or 0
+                used_cpu = cpu_millicores(usage.get("cpu"), cache=False) or 0
+                used_mem = memory_bytes(usage.get("memory"), cache=False) or 0
                 if name == PROXY:
                     self.proxy_cpu_m.append(used_cpu)
                     self.proxy_memory_b.append(used_mem)

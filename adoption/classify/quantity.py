@@ -72,22 +72,27 @@ def _ceil_int(value: Decimal | None) -> int | None:
         return None
 
 
-def cpu_millicores(value: Any) -> int | None:
-    """``100m`` → 100, ``1.5`` → 1500, ``1e3`` → 1000000; None on bad/negative input."""
+def cpu_millicores(value: Any, *, cache: bool = True) -> int | None:
+    """``100m`` → 100, ``1.5`` → 1500, ``1e3`` → 1000000; None on bad/negative input.
+    ``cache=False`` for measured usage (see `_cpu_text`)."""
     if type(value) is str:
-        return _cpu_text(value)
+        return _cpu_text(value) if cache else _cpu_text.__wrapped__(value)
     q = parse_quantity(value)
     return _ceil_int(q * 1000 if q is not None else None)
 
 
-def memory_bytes(value: Any) -> int | None:
-    """``1.5Gi`` → 1610612736, ``128974848`` → 128974848, ``500Mi``; None on bad input."""
+def memory_bytes(value: Any, *, cache: bool = True) -> int | None:
+    """``1.5Gi`` → 1610612736, ``128974848`` → 128974848, ``500Mi``; None on bad input.
+    ``cache=False`` for measured usage (see `_cpu_text`)."""
     if type(value) is str:
-        return _memory_text(value)
+        return _memory_text(value) if cache else _memory_text.__wrapped__(value)
     return _ceil_int(parse_quantity(value))
 
 
-# A cluster repeats a few dozen quantity strings across tens of thousands of pods.
+# A cluster repeats a few dozen request/limit strings across tens of thousands of pods. Measured
+# usage (PodMetrics) is another matter: thousands of new strings every poll, which an LRU would
+# keep past the poll, each pinning a block of the allocator's memory (the worker's RSS crept up
+# from poll to poll), for no hits.
 @functools.lru_cache(maxsize=4096)
 def _cpu_text(value: str) -> int | None:
     q = parse_quantity(value)

@@ -33,9 +33,10 @@ FIXTURE_FILES = sorted(
 ) + sorted((FIXTURES / "analyzers").glob("*.yaml"))
 
 
-def _replicas(p: dict[str, Any], copies: int) -> list[dict[str, Any]]:
-    """``copies`` pods with ``p``'s content under other names, creation times and per-pod
-    annotations outside Istio's (as a CNI plugin adds them): all but the first hit the memo."""
+def _replicas(p: dict[str, Any], copies: int, cni: bool = True) -> list[dict[str, Any]]:
+    """``copies`` pods with ``p``'s content under other names, creation times and (``cni``)
+    per-pod annotations outside Istio's (as a CNI plugin adds them): all but the first hit the
+    memo."""
     out = []
     for i in range(copies):
         q = copy.deepcopy(p)
@@ -44,7 +45,7 @@ def _replicas(p: dict[str, Any], copies: int) -> list[dict[str, Any]]:
             m["name"] = f"{m.get('name', 'pod')}-r{i}"
             m["creationTimestamp"] = f"2026-0{1 + i % 9}-01T00:00:00Z"
             annos = m.get("annotations")
-            if isinstance(annos, dict):
+            if cni and isinstance(annos, dict):
                 annos["cni.projectcalico.org/podIP"] = f"10.0.0.{i}/32"
         out.append(q)
     return out
@@ -236,15 +237,7 @@ def test_the_memo_changes_nothing_on_random_pods(shapes: list[dict[str, Any]], c
 def _clones(p: dict[str, Any], copies: int) -> list[dict[str, Any]]:
     """``copies`` pods alike in all but their name and creation time, one after another: the
     pods of one ReplicaSet as the API server lists them."""
-    out = []
-    for i in range(copies):
-        q = copy.deepcopy(p)
-        m = q.setdefault("metadata", {})
-        if i:
-            m["name"] = f"{m.get('name', 'pod')}-c{i}"
-            m["creationTimestamp"] = f"2026-0{1 + i % 9}-02T00:00:00Z"
-        out.append(q)
-    return out
+    return _replicas(p, copies, cni=False)
 
 
 def _decoded(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -261,8 +254,8 @@ def test_the_pods_of_one_replicaset_share_their_decoded_content_and_verdict() ->
     page = _decoded(pods)
     assert page[1]["spec"] is page[0]["spec"] and page[1]["metadata"] is not page[0]["metadata"]
     assert page[1]["metadata"]["labels"] is page[0]["metadata"]["labels"]
-    assert [p["metadata"]["name"] for p in page[:2]] == ["web-abc-1", "web-abc-1-c1"]
-    assert page[1]["metadata"]["creationTimestamp"] == "2026-02-02T00:00:00Z"
+    assert [p["metadata"]["name"] for p in page[:2]] == ["web-abc-1", "web-abc-1-r1"]
+    assert page[1]["metadata"]["creationTimestamp"] == "2026-02-01T00:00:00Z"
     assert page[5]["spec"] is not page[4]["spec"]  # another ReplicaSet
 
     objs = ClusterObjects(namespaces=[ns("shop", **{"istio-injection": "enabled"})], pods=page)
@@ -271,9 +264,9 @@ def test_the_pods_of_one_replicaset_share_their_decoded_content_and_verdict() ->
     workloads = {(w.kind, w.name): w for w in result.workloads}
     assert workloads[("ReplicaSet", "web-abc")].pods_meshed == 5
     assert workloads[("ReplicaSet", "api-x")].pods_missing == 3
-    assert {("Pod", "solo"), ("Pod", "solo-c1")} <= set(workloads)
+    assert {("Pod", "solo"), ("Pod", "solo-r1")} <= set(workloads)
     ist0103 = {m.resource for m in result.messages if m.code == "IST0103"}
-    assert {"Pod shop/api-x-1", "Pod shop/api-x-1-c1", "Pod shop/api-x-1-c2"} <= ist0103
+    assert {"Pod shop/api-x-1", "Pod shop/api-x-1-r1", "Pod shop/api-x-1-r2"} <= ist0103
     assert len(c.istiod) == 2
     assert c.memo_hits >= 4
 
