@@ -168,9 +168,19 @@ def aggregate(
     return agg.record(system, control_planes, revision_resolved)
 
 
-def _count(counts: dict[str, int], value: str | None) -> None:
+# Shared by every aggregate until it counts something (`_count` and `WorkloadAgg.add` replace it
+# before writing): most workloads never fill some of their tallies, and an empty dict costs 64
+# bytes times six per workload. Never written to.
+_NO_COUNTS: dict[str, Any] = {}
+
+
+def _count(counts: dict[str, int], value: str | None) -> dict[str, int]:
+    """``counts`` with ``value`` counted once more (a new dict in place of `_NO_COUNTS`)."""
     if value:
+        if counts is _NO_COUNTS:
+            counts = {}
         counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 class WorkloadAgg:
@@ -224,20 +234,20 @@ class WorkloadAgg:
         self.first: PodRecord | None = None
         self.first_labels: dict[str, str] = {}
         self.counted = 0
-        self.by_state: dict[str, int] = {}
+        self.by_state: dict[str, int] = _NO_COUNTS
         # immutable, replaced when a value is new: most workloads hold one value or none, and
         # a poll has tens of thousands of workloads (an empty set costs 216 bytes)
         self.modes: frozenset[str] = _NO_SET
         self.expected_all = self.expected_counted = False
-        self.requested_all: dict[str, int] = {}
-        self.requested_counted: dict[str, int] = {}
-        self.used_all: dict[str, int] = {}
-        self.used_counted: dict[str, int] = {}
+        self.requested_all: dict[str, int] = _NO_COUNTS
+        self.requested_counted: dict[str, int] = _NO_COUNTS
+        self.used_all: dict[str, int] = _NO_COUNTS
+        self.used_counted: dict[str, int] = _NO_COUNTS
         self.versions: frozenset[str] = _NO_SET
         self.missing_since: datetime | None = None
         self.cpu_request_m = self.cpu_limit_m = 0
         self.memory_request_b = self.memory_limit_b = 0
-        self.first_reason: dict[str, str] = {}  # counted pods: state -> first pod's reason
+        self.first_reason: dict[str, str] = _NO_COUNTS  # counted: state -> first pod's reason
         self.first_unmeshed_reason: str | None = None
         self.codes: frozenset[str] = _NO_SET
         self.mb0004_revision: str | None = None
@@ -255,8 +265,8 @@ class WorkloadAgg:
             self.first = p
             self.first_labels = p.labels if labels is None else labels
         self.expected_all = self.expected_all or p.injection_expected
-        _count(self.requested_all, p.revision_requested)
-        _count(self.used_all, p.revision_used)
+        self.requested_all = _count(self.requested_all, p.revision_requested)
+        self.used_all = _count(self.used_all, p.revision_used)
         if p.diagnostics:
             if "MB0004" in p.diagnostics and "MB0004" not in self.codes:
                 self.mb0004_revision = p.revision_requested
@@ -266,8 +276,10 @@ class WorkloadAgg:
             return
         state = p.state
         self.counted += 1
-        self.by_state[state] = self.by_state.get(state, 0) + 1
+        self.by_state = _count(self.by_state, state)
         if state not in self.first_reason:
+            if self.first_reason is _NO_COUNTS:
+                self.first_reason = {}
             self.first_reason[state] = p.reason
         if state in _MESHED_STATES:
             if p.mesh_mode not in self.modes:
@@ -275,8 +287,8 @@ class WorkloadAgg:
         elif self.first_unmeshed_reason is None:
             self.first_unmeshed_reason = p.reason
         self.expected_counted = self.expected_counted or p.injection_expected
-        _count(self.requested_counted, p.revision_requested)
-        _count(self.used_counted, p.revision_used)
+        self.requested_counted = _count(self.requested_counted, p.revision_requested)
+        self.used_counted = _count(self.used_counted, p.revision_used)
         if p.proxy_version:
             if p.proxy_version not in self.versions:
                 self.versions = self.versions | {p.proxy_version}

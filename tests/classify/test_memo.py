@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from adoption.classify import ClassifyOptions, ClusterObjects
 from adoption.classify.cluster import Classifier
 from adoption.classify.manifests import load_paths
-from adoption.classify.workloads import synthetic_pod, workload_objects
+from adoption.classify.workloads import _NO_COUNTS, synthetic_pod, workload_objects
 from adoption.kube import listing
 from kubesim.fleet import Fleet
 from kubesim.spec import demo_clusters
@@ -118,6 +118,7 @@ def test_the_memo_changes_nothing_on_the_simulated_fleet(day: int) -> None:
     # of one ReplicaSet share their content and most pods reuse a verdict
     typed = listing.decode_pods(msgspec.json.encode({"items": objs.pods})).items or []
     _assert_same(dataclasses.replace(objs, pods=typed), min_hits=len(typed) // 3)
+    assert _NO_COUNTS == {}  # the aggregates' shared empty tally is never written to
 
 
 def test_pods_with_analyzer_findings_are_reported_one_by_one() -> None:
