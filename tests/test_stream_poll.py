@@ -307,3 +307,36 @@ def test_replicasets_and_jobs_indexed_page_by_page_resolve_owners_as_the_lists_d
     classifier = Classifier(indexed, ClassifyOptions(), owner_tables=tables)
     classifier.add_pods(objs.pods)
     assert _result_view(classifier.finish()) == _result_view(reference)
+
+
+def test_an_owner_table_reads_odd_objects_as_the_accessors_do() -> None:
+    from adoption.classify.kube import controller_ref, name_of, namespace_of
+
+    ref = {"kind": "Deployment", "name": "web"}
+    objs: list[Any] = [
+        {"metadata": {"name": "a", "namespace": "ns", "ownerReferences": [ref]}},
+        {"metadata": {"name": "b", "ownerReferences": [ref]}},  # no namespace: "default"
+        {"metadata": {"name": "c", "namespace": "ns", "ownerReferences": [{"kind": "X"}]}},
+        {
+            "metadata": {
+                "name": "d",
+                "namespace": "ns",
+                "ownerReferences": [ref, {**ref, "name": "api", "controller": True}],
+            }
+        },
+        {
+            "metadata": {
+                "name": "e",
+                "namespace": "ns",
+                "ownerReferences": [{"kind": 1, "name": "x"}],
+            }
+        },
+        {"metadata": {"name": "f", "namespace": "ns", "ownerReferences": []}},
+        {"metadata": {"name": 7, "namespace": "ns"}},
+        {"metadata": ["odd"]},
+        "odd",
+    ]
+    table = OwnerTable(objs)
+    assert table.controllers == {(namespace_of(o), name_of(o)): controller_ref(o) for o in objs}
+    assert table.controllers[("ns", "d")] == ("Deployment", "api")
+    assert [o for o in table.standalone] == [o for o in objs if controller_ref(o) is None]

@@ -84,6 +84,17 @@ class OwnerTable:
     def add(self, objs: Iterable[dict[str, Any]]) -> None:
         controllers, intern = self.controllers, sys.intern
         for o in objs:
+            # the usual object (a namespace, a name, one owner), quickly; anything else below
+            m = o.get("metadata") if type(o) is dict else None
+            if type(m) is dict:
+                ns, name, refs = m.get("namespace"), m.get("name"), m.get("ownerReferences")
+                if type(ns) is str and ns and type(name) is str and type(refs) is list:
+                    r = refs[0] if len(refs) == 1 else None
+                    if type(r) is dict:
+                        kind, owner = r.get("kind"), r.get("name")
+                        if type(kind) is str and kind and type(owner) is str and owner:
+                            controllers[(intern(ns), name)] = (intern(kind), owner)
+                            continue
             ref = controller_ref(o)
             if ref is None:
                 self.standalone.append(o)
