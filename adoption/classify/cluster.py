@@ -141,16 +141,18 @@ def classify_pod(
 # others. The content key holds what the verdict reads, and no more:
 #
 # * the namespace, ``kind`` and phase;
-# * the labels the classifier has read so far in this poll (`TrackedMap` records every read
-#   outside them; such a verdict is not reused, and the label joins the key for later pods),
-#   and whether ``app`` is ``istiod``/``ztunnel`` (rule P1);
-# * the ``*istio.io/*`` annotations (and any other annotation a verdict read);
+# * the labels and annotations the classifier has read so far in this poll (`TrackedMap`
+#   records every read outside them, and what it read joins the key: the verdict is stored under
+#   the grown key, those keyed without it are forgotten), and whether ``app`` is
+#   ``istiod``/``ztunnel`` (rule P1);
 # * ``hostNetwork``, the pod ``securityContext``; of every ``istio-proxy`` container its image,
 #   first two args, ``DISABLE_ENVOY``, resources, ``restartPolicy`` and ``securityContext``; of
 #   the other containers their name when it is one the rules look for, ``securityContext`` and
 #   ``restartPolicy`` (the typed pod decode, `listing.decode_pods`, reads no other spec field).
 #
 # The pod's own name, creation time, labels and owner are never taken from the reused verdict.
+# Pods that `listing.decode_pods` gave the very same content objects (a ReplicaSet's, listed one
+# after another) skip even the key: `_Run`.
 
 _encode = msgspec.json.Encoder().encode
 # A key read but absent (a label with a null value is present: `str_map` makes it ""). Encoded

@@ -44,16 +44,15 @@ class TrackedMap(dict[str, str]):
     (`cluster.Classifier`) keys a verdict by the kept keys only, and stores it only when the
     verdict read nothing else."""
 
-    __slots__ = ("kept", "istio", "outside")
+    __slots__ = ("kept", "outside")
 
-    def __init__(self, data: dict[str, str], kept: frozenset[str], istio: bool = False) -> None:
+    def __init__(self, data: dict[str, str], kept: frozenset[str]) -> None:
         super().__init__(data)
         self.kept = kept
-        self.istio = istio  # every ``*istio.io/*`` key is kept too
         self.outside: set[str] = set()
 
     def _read(self, key: Any) -> None:
-        if key not in self.kept and not (self.istio and isinstance(key, str) and "istio.io" in key):
+        if key not in self.kept:
             self.outside.add(key if isinstance(key, str) else "*")
 
     def get(self, key: Any, default: Any = None) -> Any:
