@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -74,7 +73,7 @@ def _observations(workloads: int) -> int:
 
     from adoption import progress, store
     from adoption.management.commands.seed_history import SQUAD_WORDS, TRIBE_NAMES
-    from adoption.models import NamespaceObservation, Snapshot, WorkloadObservation
+    from adoption.models import Snapshot, WorkloadObservation
     from benchmarks.bench_store import synth_rows
 
     def tribe(name: str) -> str:  # synth_rows' "tribe-3" → the seeded "identity"
@@ -100,17 +99,7 @@ def _observations(workloads: int) -> int:
             for w in rows
         ]
         with transaction.atomic():
-            store._copy_workloads(snap, rows)
-            NamespaceObservation.objects.bulk_create(
-                NamespaceObservation(
-                    snapshot=snap,
-                    cluster_id=snap.cluster_id,
-                    observed_at=snap.started_at,
-                    **{**asdict(n), "conflicts": n.conflicts or [], "labels": n.labels or {}},
-                )
-                for n in namespaces
-            )
-            store._ensure_org(rows, namespaces)
+            store.write_observations(snap, rows, namespaces)  # the rollups are seeded already
         done += 1
     return done
 

@@ -25,7 +25,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,34 +143,8 @@ def synth_rows(
 def _baseline_write(snapshot: Any, workloads: list[Any], namespaces: list[Any]) -> None:
     """`write_snapshot` with the observations through Django's bulk_create instead of COPY."""
     from adoption import store
-    from adoption.models import NamespaceObservation, WorkloadObservation
 
-    WorkloadObservation.objects.bulk_create(
-        (
-            WorkloadObservation(
-                snapshot=snapshot,
-                cluster_id=snapshot.cluster_id,
-                observed_at=snapshot.started_at,
-                **{
-                    **asdict(w),
-                    "proxy_versions": w.proxy_versions or [],
-                    "services": w.services or [],
-                    "diagnostics": w.diagnostics or [],
-                },
-            )
-            for w in workloads
-        ),
-        batch_size=1000,
-    )
-    NamespaceObservation.objects.bulk_create(
-        NamespaceObservation(
-            snapshot=snapshot,
-            cluster_id=snapshot.cluster_id,
-            observed_at=snapshot.started_at,
-            **{**asdict(ns), "conflicts": ns.conflicts or [], "labels": ns.labels or {}},
-        )
-        for ns in namespaces
-    )
+    store.write_observations_orm(snapshot, workloads, namespaces, batch_size=1000)
     store._ensure_org(workloads, namespaces)
     store.write_rollups(snapshot, store.rollup_counts(workloads, namespaces))
 

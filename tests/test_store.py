@@ -5,7 +5,7 @@ implementation detail), all or nothing in the caller's transaction, with the rol
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,33 +102,6 @@ def _rows(seed: int = 1, n: int = 60) -> tuple[list[WorkloadRow], list[Namespace
     return workloads, namespaces
 
 
-def _orm_write(snapshot: Snapshot, workloads: list[WorkloadRow], ns: list[NamespaceRow]) -> None:
-    """The observations the way the ORM stores them (the reference)."""
-    WorkloadObservation.objects.bulk_create(
-        WorkloadObservation(
-            snapshot=snapshot,
-            cluster_id=snapshot.cluster_id,
-            observed_at=snapshot.started_at,
-            **{
-                **asdict(w),
-                "proxy_versions": w.proxy_versions or [],
-                "services": w.services or [],
-                "diagnostics": w.diagnostics or [],
-            },
-        )
-        for w in workloads
-    )
-    NamespaceObservation.objects.bulk_create(
-        NamespaceObservation(
-            snapshot=snapshot,
-            cluster_id=snapshot.cluster_id,
-            observed_at=snapshot.started_at,
-            **{**asdict(n), "conflicts": n.conflicts or [], "labels": n.labels or {}},
-        )
-        for n in ns
-    )
-
-
 def _stored(model: type[Model], snapshot: Snapshot, key: tuple[str, ...]) -> list[dict[str, Any]]:
     rows = list(model.objects.filter(snapshot=snapshot).values())  # type: ignore[attr-defined]
     for row in rows:
@@ -151,7 +124,7 @@ def test_it_stores_what_the_orm_stores(cluster: Cluster) -> None:
     with transaction.atomic():
         store.write_snapshot(ours, workloads, namespaces)
     with transaction.atomic():
-        _orm_write(reference, workloads, namespaces)
+        store.write_observations_orm(reference, workloads, namespaces)
 
     wl_key = ("namespace", "kind", "name")
     for model, key in ((WorkloadObservation, wl_key), (NamespaceObservation, ("namespace",))):
