@@ -430,16 +430,23 @@ class SnapshotRollup(RollupCounts):
         return f"{self.snapshot_id} {self.tribe}/{self.squad}"
 
 
-class DailyRollup(RollupCounts):
-    """Per (day, cluster, tribe, squad): the figures of the cluster's last good snapshot that day.
-
-    Kept forever; every long-range page, chart and export is an aggregate over these rows.
-    """
+class DailyCounts(RollupCounts):
+    """`RollupCounts` of one day and cluster, from that day's last good snapshot."""
 
     day = models.DateField()
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
     snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
     observed_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class DailyRollup(DailyCounts):
+    """Per (day, cluster, tribe, squad): the figures of the cluster's last good snapshot that day.
+
+    Kept forever; every long-range page, chart and export is an aggregate over these rows.
+    """
 
     class Meta:
         constraints = [
@@ -460,17 +467,12 @@ class DailyRollup(RollupCounts):
         return f"{self.day} {self.cluster_id} {self.tribe}/{self.squad}"
 
 
-class DailyTotal(RollupCounts):
+class DailyTotal(DailyCounts):
     """Per (day, cluster): a `DailyRollup` day summed over tribes and squads.
 
     The org-wide series reads these — one row per cluster and day instead of one per group —
     which keeps a year × 20 clusters under the page budget (see benchmarks/bench_series.py).
     """
-
-    day = models.DateField()
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
-    observed_at = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "day"], name="dailytotal_unique")]
@@ -486,7 +488,7 @@ class DailyTotal(RollupCounts):
         return f"{self.day} {self.cluster_id} total"
 
 
-class DailyTribeTotal(RollupCounts):
+class DailyTribeTotal(DailyCounts):
     """Per (day, cluster, tribe): a `DailyRollup` day summed over the tribe's squads (its
     namespace row included; ``squad`` is always empty).
 
@@ -494,11 +496,6 @@ class DailyTribeTotal(RollupCounts):
     one per squad. Written with the day's `DailyRollup` rows (`store.write_rollups`), so
     re-resolution keeps it right; retention never deletes daily rows.
     """
-
-    day = models.DateField()
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.SET_NULL, null=True, related_name="+")
-    observed_at = models.DateTimeField()
 
     class Meta:
         constraints = [
