@@ -130,3 +130,21 @@ def history(db, sim):  # type: ignore[no-untyped-def]
             )
             assert snap.status == "ok", snap.error
     return clusters
+
+
+def tribe_with_missing_proxies() -> str:
+    """A tribe whose latest snapshots have a workload missing its proxy (a to-do list to show);
+    ``history`` makes one."""
+    from adoption import progress
+    from adoption.models import WorkloadObservation
+
+    tribe = (
+        WorkloadObservation.objects.filter(
+            snapshot_id__in=progress.latest_snapshot_ids(), state="missing-proxy"
+        )
+        .exclude(tribe="")
+        .values_list("tribe", flat=True)
+        .first()
+    )
+    assert tribe, "the simulated history has no workload missing its proxy"
+    return tribe

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adoption import progress
-from adoption.models import WorkloadObservation
+from .conftest import tribe_with_missing_proxies
 
 CHROMIUM = os.environ.get("MESHBOARD_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -62,14 +61,7 @@ def test_it_logs_in_and_reads_overview_tribe_and_cluster(
     live_server, browser, history, django_user_model, shots
 ):  # type: ignore[no-untyped-def]
     django_user_model.objects.create_user("lead", password="lead-pass-123")
-    tribe = (
-        WorkloadObservation.objects.filter(
-            snapshot_id__in=progress.latest_snapshot_ids(), state="missing-proxy"
-        )
-        .exclude(tribe="")
-        .values_list("tribe", flat=True)
-        .first()
-    )
+    tribe = tribe_with_missing_proxies()
     assert tribe, "the simulated fleet has a tribe with workloads missing a proxy"
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     errors: list[str] = []

@@ -13,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from adoption import collect, progress
 from adoption.models import Target, WorkloadObservation
 
+from .conftest import tribe_with_missing_proxies
+
 pytestmark = pytest.mark.django_db
 
 
@@ -115,15 +117,7 @@ def test_it_builds_a_missing_body_once_and_answers_the_others_with_the_last_one(
 
 
 def test_it_serves_a_to_do_list_alone_sorted_and_paginated(history, viewer_client) -> None:  # type: ignore[no-untyped-def]
-    tribe = (
-        WorkloadObservation.objects.filter(
-            snapshot_id__in=progress.latest_snapshot_ids(), state="missing-proxy"
-        )
-        .exclude(tribe="")
-        .values_list("tribe", flat=True)
-        .first()
-    )
-    assert tribe
+    tribe = tribe_with_missing_proxies()
     names = sorted(
         WorkloadObservation.objects.filter(
             snapshot_id__in=progress.latest_snapshot_ids(),

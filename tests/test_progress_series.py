@@ -291,14 +291,19 @@ GROUPED = [
 ]
 
 
-def _check_day_grain(polls: list[Poll], counts: dict[int, Counts], scopes: list[Scope]) -> None:
+def _check(
+    polls: list[Poll],
+    counts: dict[int, Counts],
+    scopes: list[Scope],
+    points: list[Any] = DAY_POINTS,
+    grain: str = "day",
+) -> None:
+    """The series at ``points`` equal the reference for every scope, then per group."""
     for scope in scopes:
-        assert actual(scope, DAY_POINTS, "day") == expected(
-            polls, counts, scope, DAY_POINTS, "day"
-        ), scope
+        assert actual(scope, points, grain) == expected(polls, counts, scope, points, grain), scope
     for scope, group_by in GROUPED:
-        assert actual(scope, DAY_POINTS, "day", group_by) == expected(
-            polls, counts, scope, DAY_POINTS, "day", group_by
+        assert actual(scope, points, grain, group_by) == expected(
+            polls, counts, scope, points, grain, group_by
         ), (scope, group_by)
 
 
@@ -307,7 +312,7 @@ def test_daily_series_equal_the_polls_carried_forward(fleet) -> None:  # type: i
     assert any(not c for c in counts.values()), "the fleet has a poll without any group"
 
     assert_daily_totals_match_rollups()
-    _check_day_grain(fleet, counts, SCOPES)
+    _check(fleet, counts, SCOPES)
     # the silent cluster is carried forward, flagged as such, well past RECENT_DAYS
     late = BASE + timedelta(days=DAYS - 1)
     assert (late - BASE).days - 2 > progress.RECENT_DAYS
@@ -326,14 +331,7 @@ def test_snapshot_series_equal_the_polls_carried_forward(fleet) -> None:  # type
         times[-1],
         times[-1] + timedelta(days=30),
     ]
-    for scope in SCOPES:
-        assert actual(scope, points, "snapshot") == expected(
-            fleet, counts, scope, points, "snapshot"
-        ), scope
-    for scope, group_by in GROUPED:
-        assert actual(scope, points, "snapshot", group_by) == expected(
-            fleet, counts, scope, points, "snapshot", group_by
-        ), (scope, group_by)
+    _check(fleet, counts, SCOPES, points, "snapshot")
 
 
 def test_reresolve_and_retention_keep_the_daily_totals_right(fleet, settings) -> None:  # type: ignore[no-untyped-def]
@@ -345,7 +343,7 @@ def test_reresolve_and_retention_keep_the_daily_totals_right(fleet, settings) ->
     assert_daily_totals_match_rollups()
     assert DailyTribeTotal.objects.filter(tribe="reorg").exists()
     scopes = [*SCOPES, Scope(tribe="reorg"), Scope(tribe="reorg", squad="s1")]
-    _check_day_grain(fleet, counts, scopes)
+    _check(fleet, counts, scopes)
 
     # retention deletes old snapshots; the daily rows and every daily figure stay as they were
     before = {
@@ -364,7 +362,7 @@ def test_reresolve_and_retention_keep_the_daily_totals_right(fleet, settings) ->
     }
     assert after == before
     assert_daily_totals_match_rollups()
-    _check_day_grain(fleet, counts, scopes)
+    _check(fleet, counts, scopes)
 
 
 def test_seed_history_writes_the_daily_totals() -> None:
