@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -466,13 +466,11 @@ def classify_read(
         for ns in result.namespaces
     ]
     ns_labels = {ns.name: ns.labels for ns in result.namespaces}
-    records = result.workloads
+    records: Iterable[WorkloadRecord] = result.workloads
     if consume:
-        result.workloads = []
-        records.reverse()  # popped from the end, in the classifier's order
+        records, result.workloads = _drain(result.workloads), []
     workloads: list[WorkloadRow] = []
-    for _ in range(len(records)):
-        w = records.pop() if consume else records[len(workloads)]
+    for w in records:
         workloads.append(
             WorkloadRow(
                 **_from_record(w, copy=not consume),
@@ -486,6 +484,13 @@ def classify_read(
             )
         )
     return result, *_storable(workloads, namespaces, read.stats)
+
+
+def _drain(items: list[WorkloadRecord]) -> Iterator[WorkloadRecord]:
+    """The items in order, each let go of by the list as it is handed out."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 # WorkloadRow = the classifier's WorkloadRecord (same field names) + what the poll resolves.

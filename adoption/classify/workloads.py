@@ -67,6 +67,25 @@ def pod_template(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return as_dict(node)
 
 
+def _usual_owned(o: Any) -> tuple[str, str, str, str] | None:
+    """(namespace, name, owner kind, owner name) of the usual ReplicaSet or Job — a namespace, a
+    name, one owner — read without the defensive accessors; None for anything else (which
+    `OwnerTable.add` reads with them, to the same effect)."""
+    m = o.get("metadata") if type(o) is dict else None
+    if type(m) is not dict:
+        return None
+    ns, name, refs = m.get("namespace"), m.get("name"), m.get("ownerReferences")
+    if not (type(ns) is str and ns and type(name) is str and type(refs) is list):
+        return None
+    r = refs[0] if len(refs) == 1 else None
+    if type(r) is not dict:
+        return None
+    kind, owner = r.get("kind"), r.get("name")
+    if type(kind) is str and kind and type(owner) is str and owner:
+        return ns, name, kind, owner
+    return None
+
+
 class OwnerTable:
     """ReplicaSets or Jobs by (namespace, name) → their controller (kind, name), or None.
 
@@ -84,17 +103,11 @@ class OwnerTable:
     def add(self, objs: Iterable[dict[str, Any]]) -> None:
         controllers, intern = self.controllers, sys.intern
         for o in objs:
-            # the usual object (a namespace, a name, one owner), quickly; anything else below
-            m = o.get("metadata") if type(o) is dict else None
-            if type(m) is dict:
-                ns, name, refs = m.get("namespace"), m.get("name"), m.get("ownerReferences")
-                if type(ns) is str and ns and type(name) is str and type(refs) is list:
-                    r = refs[0] if len(refs) == 1 else None
-                    if type(r) is dict:
-                        kind, owner = r.get("kind"), r.get("name")
-                        if type(kind) is str and kind and type(owner) is str and owner:
-                            controllers[(intern(ns), name)] = (intern(kind), owner)
-                            continue
+            usual = _usual_owned(o)
+            if usual is not None:
+                ns, name, kind, owner = usual
+                controllers[(intern(ns), name)] = (intern(kind), owner)
+                continue
             ref = controller_ref(o)
             if ref is None:
                 self.standalone.append(o)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 import urllib3
@@ -43,9 +43,17 @@ class _ListMeta(msgspec.Struct):
     resourceVersion: str = ""
 
 
-class _ObjectList(msgspec.Struct):
-    items: list[dict[str, Any]] | None = None
+Item = TypeVar("Item")
+
+
+class _List(msgspec.Struct, Generic[Item]):
+    """A list response: its items (of whatever schema) and its continue token."""
+
+    items: list[Item] | None = None
     metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+
+
+_ObjectList = _List[dict[str, Any]]  # items as plain dicts: what every decoder returns
 
 
 _decoder = msgspec.json.Decoder(_ObjectList)
@@ -126,12 +134,7 @@ class _Pod(msgspec.Struct):
     status: _PodStatus | None = None
 
 
-class _PodList(msgspec.Struct):
-    items: list[_Pod] | None = None
-    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
-
-
-_pod_decoder = msgspec.json.Decoder(_PodList)
+_pod_decoder = msgspec.json.Decoder(_List[_Pod])
 _str_map_decoder = msgspec.json.Decoder(dict[str, str] | None)
 _refs_decoder = msgspec.json.Decoder(list[_OwnerRef] | None)
 
@@ -267,11 +270,6 @@ class _Object(msgspec.Struct):
     spec: _WorkloadSpec | None = None
 
 
-class _TypedList(msgspec.Struct):
-    items: list[_Object] | None = None
-    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
-
-
 class _ServiceSpec(msgspec.Struct):
     selector: Any = None
 
@@ -281,12 +279,7 @@ class _Service(msgspec.Struct):
     spec: _ServiceSpec | None = None
 
 
-class _ServiceList(msgspec.Struct):
-    items: list[_Service] | None = None
-    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
-
-
-_object_decoder = msgspec.json.Decoder(_TypedList)
+_object_decoder = msgspec.json.Decoder(_List[_Object])
 
 
 def _set(d: dict[str, Any], key: str, value: Any) -> None:
@@ -414,7 +407,7 @@ def decode_objects(data: bytes) -> _ObjectList:
     return _typed_page(_object_decoder, _object_dict, data)
 
 
-_service_decoder = msgspec.json.Decoder(_ServiceList)
+_service_decoder = msgspec.json.Decoder(_List[_Service])
 
 
 def decode_services(data: bytes) -> _ObjectList:
@@ -442,12 +435,7 @@ class _PodMetrics(msgspec.Struct):
     containers: list[_MetricsContainer] | None = None
 
 
-class _PodMetricsList(msgspec.Struct):
-    items: list[_PodMetrics] | None = None
-    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
-
-
-_metrics_decoder = msgspec.json.Decoder(_PodMetricsList)
+_metrics_decoder = msgspec.json.Decoder(_List[_PodMetrics])
 
 
 # The only containers whose usage is read (`capacity.UsageTotals`): the proxies and istiod's.
