@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import secrets
 import signal
@@ -24,18 +25,16 @@ def parse_time(value: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def build_clusters(clusters: str, pods: int | None, no_istio: bool) -> list[ClusterSpec]:
+def build_clusters(
+    clusters: str, pods: int | None, no_istio: bool, enrolment: str = "gradual"
+) -> list[ClusterSpec]:
     """`demo` (3 clusters) or a number N of production-like clusters `cluster-1..N`."""
     if clusters == "demo":
         specs = demo_clusters(no_istio_cluster=no_istio)
-        if pods:
-            specs = [
-                ClusterSpec(
-                    **{**{f: getattr(c, f) for f in c.__dataclass_fields__}, "pods_target": pods}
-                )
-                for c in specs
-            ]
-        return specs
+        return [
+            dataclasses.replace(c, pods_target=pods or c.pods_target, enrolment=enrolment)
+            for c in specs
+        ]
     n = int(clusters)
     specs = [
         ClusterSpec(
@@ -45,6 +44,7 @@ def build_clusters(clusters: str, pods: int | None, no_istio: bool) -> list[Clus
             metrics_api=i % 3 != 2,
             upgrade_day=30 + 7 * i,
             canary_day=60 + 5 * i,
+            enrolment=enrolment,
         )
         for i in range(n)
     ]
@@ -65,6 +65,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--clusters", default="demo", help="'demo' or a number of clusters")
     s.add_argument("--pods", type=int, default=None, help="pods per cluster (approximate)")
     s.add_argument("--no-istio-cluster", action="store_true", help="add a cluster without Istio")
+    s.add_argument(
+        "--enrolment",
+        choices=("gradual", "complete"),
+        default="gradual",
+        help="'gradual': namespaces join the mesh over time (a rollout); 'complete': every "
+        "application namespace has sidecar injection from its creation",
+    )
     s.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     s.add_argument("--start", type=parse_time, default=None, help="simulated start (ISO 8601)")
     s.add_argument("--epoch", type=parse_time, default=None, help="fleet day 0 (default start-90d)")
@@ -86,9 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     epoch = args.epoch or (start - timedelta(days=90)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
-    fleet = Fleet(
-        args.seed, build_clusters(args.clusters, args.pods, args.no_istio_cluster), epoch=epoch
-    )
+    specs = build_clusters(args.clusters, args.pods, args.no_istio_cluster, args.enrolment)
+    fleet = Fleet(args.seed, specs, epoch=epoch)
     admin = secrets.token_urlsafe(24)
     app = KubeSim(
         fleet, clock=SimClock(start, args.speed), admin_token=admin, continue_ttl=args.continue_ttl

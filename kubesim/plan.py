@@ -141,16 +141,17 @@ def _plan_namespace(plan: ClusterPlan, name: str, tribe: str, i: int) -> NsPlan:
     )
     if not spec.istio:
         return ns
+    complete = spec.enrolment == "complete"
     r = u(*key("ns-mode", name))
-    if r < 0.07:
+    if r < 0.07 and not complete:
         ns.mode = "disabled"
         return ns
-    if r < 0.17:
+    if r < 0.17 and not complete:
         return ns
     enrol = max(ns.created_day, -30 + int(u(*key("ns-enrol", name)) * 150))
-    ns.enrol_day = enrol
+    ns.enrol_day = enrol = ns.created_day if complete else enrol
     m = u(*key("ns-kind", name))
-    if spec.ambient and spec.implicit_injection_day is None and m < 0.22:
+    if spec.ambient and spec.implicit_injection_day is None and m < 0.22 and not complete:
         ns.mode = "ambient"
     elif spec.canary_revision and enrol >= spec.canary_day and m < 0.7:
         ns.mode = "revision"

@@ -40,7 +40,15 @@ class RenderCtx:
     day: int
     now: datetime
     cache: dict[tuple[object, ...], msgspec.Raw] = field(default_factory=dict)
-    images: dict[tuple[object, ...], dict[str, str]] = field(default_factory=dict)
+    containers: dict[tuple[object, ...], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    fields: dict[int, dict[str, Any]] = field(default_factory=dict)  # by id() of a cached Raw
+
+    def raw_fields(self, raw: msgspec.Raw) -> dict[str, Any]:
+        """`fields_v1` of a pre-rendered part (containers, volumes), computed once."""
+        out = self.fields.get(id(raw))
+        if out is None:
+            out = self.fields[id(raw)] = _field_node(msgspec.json.decode(raw))
+        return out
 
     def raw(self, key: tuple[object, ...], build: Any) -> msgspec.Raw:
         r = self.cache.get(key)
@@ -297,13 +305,16 @@ def node_ip(plan: ClusterPlan, node: str) -> str:
 
 
 def _statuses(
-    pod: PodInst, names: list[str], image_of: dict[str, str], init: bool
+    pod: PodInst, names: list[str], spec_of: dict[str, dict[str, Any]], init: bool
 ) -> list[dict[str, Any]]:
+    """Container statuses as a v1.33 kubelet reports them (with each container's allocated
+    resources)."""
     started = iso(pod.created + timedelta(seconds=4))
     out = []
     for n in names:
         cid = "containerd://" + hexstr(64, pod.key, n)
-        image = image_of.get(n, "")
+        c = spec_of.get(n, {})
+        image = c.get("image", "")
         st: dict[str, Any] = {
             "containerID": cid,
             "image": image,
@@ -315,6 +326,10 @@ def _statuses(
             "started": True,
             "state": {"running": {"startedAt": started}},
         }
+        resources = c.get("resources")
+        if resources:
+            st["allocatedResources"] = resources.get("requests", {})
+            st["resources"] = resources
         if (init and n != "istio-proxy") or pod.phase == "Succeeded":
             st["ready"] = False
             st["started"] = False
@@ -420,7 +435,7 @@ def render_pod(
     if wl.kind == "StatefulSet":
         spec["hostname"] = pod.name
         spec["subdomain"] = wl.name
-    image_of = _images(ctx, pod, containers, init)
+    spec_of = _container_specs(ctx, containers, init)
     host_ip = node_ip(ctx.plan, pod.node)
     pod_ip = host_ip if wl.host_network else _ip(pod.key, "ip")
     ready = pod.phase == "Running"
@@ -459,7 +474,7 @@ def render_pod(
                 "type": "PodScheduled",
             },
         ],
-        "containerStatuses": _statuses(pod, names, image_of, init=False),
+        "containerStatuses": _statuses(pod, names, spec_of, init=False),
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
         "phase": pod.phase,
@@ -469,7 +484,7 @@ def render_pod(
         "startTime": t0,
     }
     if inits:
-        status["initContainerStatuses"] = _statuses(pod, inits, image_of, init=True)
+        status["initContainerStatuses"] = _statuses(pod, inits, spec_of, init=True)
     # as the API server returns a pod: who set which field (server-side apply bookkeeping,
     # often a third of a pod's JSON; the poller's typed decode skips it, the client's models
     # do not)
@@ -479,7 +494,14 @@ def render_pod(
         managed_fields_entry(
             "kube-controller-manager",
             iso(pod.created),
-            {"f:metadata": fields_v1(owned), "f:spec": fields_v1(spec)},
+            {
+                "f:metadata": fields_v1(owned),
+                "f:spec": {
+                    f"f:{k}": ctx.raw_fields(v) if isinstance(v, msgspec.Raw) else _field_node(v)
+                    for k, v in spec.items()
+                    if v is not None
+                },
+            },
         ),
         managed_fields_entry("kubelet", t0, {"f:status": fields_v1(status)}, subresource="status"),
     ]
@@ -530,18 +552,19 @@ def managed_fields_entry(
     return entry
 
 
-def _images(
-    ctx: RenderCtx, pod: PodInst, containers: msgspec.Raw, init: msgspec.Raw | None
-) -> dict[str, str]:
+def _container_specs(
+    ctx: RenderCtx, containers: msgspec.Raw, init: msgspec.Raw | None
+) -> dict[str, dict[str, Any]]:
+    """The containers of a pod by name (its pre-rendered JSON decoded once)."""
     key = (id(containers), id(init))
-    out = ctx.images.get(key)
+    out = ctx.containers.get(key)
     if out is None:
         out = {}
         for raw in (containers, init):
             if raw is not None:
                 for c in msgspec.json.decode(raw):
-                    out[c["name"]] = c["image"]
-        ctx.images[key] = out
+                    out[c["name"]] = c
+        ctx.containers[key] = out
     return out
 
 

@@ -87,6 +87,10 @@ class ClusterSpec:
     ambient: bool = True
     # Day from which the default injector has enableNamespacesByDefault=true (None: never).
     implicit_injection_day: int | None = None
+    # "gradual": namespaces join the mesh over time, some never (a rollout in progress);
+    # "complete": every application namespace has sidecar injection from its creation, so its
+    # pods are injected pods (the poll benchmark's fleet, as the history-at-scale issue asks).
+    enrolment: str = "gradual"
     tribes: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_TRIBES))
 
 

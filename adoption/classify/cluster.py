@@ -15,7 +15,14 @@ from typing import Any
 import msgspec
 
 from .diagnostics import MB, SUPPRESS, IstioAnalysis, Reporter
-from .injection import DATAPLANE_MODE, INJECT_KEY, InjectionPolicy
+from .injection import (
+    DATAPLANE_MODE,
+    INJECT_KEY,
+    INJECTION_LABEL,
+    NAMESPACE_NAME,
+    REV_KEY,
+    InjectionPolicy,
+)
 from .kube import (
     ISTIO_PROXY,
     TrackedMap,
@@ -31,6 +38,7 @@ from .kube import (
     str_map,
 )
 from .model import (
+    IGNORED_NAMESPACES,
     MESHED_POD_STATES,
     ClassifyOptions,
     ClusterObjects,
@@ -140,7 +148,11 @@ def classify_pod(
 # `Classifier` classifies the first pod of each content in full and reuses its verdict for the
 # others. The content key holds what the verdict reads, and no more:
 #
-# * the namespace, ``kind`` and phase;
+# * the namespace's part (`Classifier.namespace_token`): what the rules and analyzers read of a
+#   namespace (its class, injection labels, whether IST0103/IST0158 look at it), so the pods of
+#   one template in thousands of namespaces alike share one verdict; the namespace itself where
+#   the rules read more of it (system and ignored namespaces, the root namespace, webhook
+#   selectors on any label or on its name, a ProxyConfig of its own); ``kind`` and phase;
 # * the labels and annotations the classifier has read so far in this poll (`TrackedMap`
 #   records every read outside them, and what it read joins the key: the verdict is stored under
 #   the grown key, those keyed without it are forgotten), and whether ``app`` is
@@ -215,6 +227,17 @@ class _Seen:
     rec: PodRecord  # the first such pod's record (name, owner, labels, time are its own)
     found: bool  # a per-pod analyzer found something: analyze each such pod on its own
     meshed: bool
+    # the record for pods of other namespaces alike (`Classifier.namespace_token`)
+    in_ns: dict[str, PodRecord] = dataclasses.field(default_factory=dict)
+
+    def record(self, ns_name: str) -> PodRecord:
+        rec = self.rec
+        if rec.namespace == ns_name:
+            return rec
+        other = self.in_ns.get(ns_name)
+        if other is None:
+            other = self.in_ns[ns_name] = dataclasses.replace(rec, namespace=ns_name)
+        return other
 
 
 class _Run:
@@ -350,6 +373,7 @@ class Classifier:
         self.analysis.reset()
         self.seen: dict[bytes, _Seen] = {}
         self.memo_hits = 0
+        self._ns_tokens: dict[Any, Any] = {}
         self.label_keys: tuple[str, ...] = ()  # labels a verdict read, in key order
         self.annotation_keys: tuple[str, ...] = ()  # annotations a verdict read, in key order
         self._owner_cache: dict[tuple[str, str, str, str | None], tuple[str, str]] = {}
@@ -374,18 +398,18 @@ class Classifier:
                 seen = self.seen.get(key)
                 if seen is None or seen.found:
                     seen = self._classify_tracked(pod, key)
+                    rec = seen.rec if seen is not None else None
                 else:
-                    self._add_seen(pod, seen)
-                run = self._run(pod, seen)
+                    rec = self._add_seen(pod, seen)
+                run = self._run(pod, seen, rec)
 
-    def _run(self, pod: dict[str, Any], seen: _Seen | None) -> _Run | None:
+    def _run(self, pod: dict[str, Any], seen: _Seen | None, rec: PodRecord | None) -> _Run | None:
         """A run that pods sharing this pod's content (`_Run`) may join, when its verdict can
         stand for them whole: reused (no analyzer finding), one controller (the owner is the
         same), not istiod (collected whole), not missing its proxy (``missing_since`` reads each
         pod's creation time), and no pod records kept."""
-        if seen is None or seen.found or self.keep_pods or not self.memo:
+        if seen is None or rec is None or seen.found or self.keep_pods or not self.memo:
             return None
-        rec = seen.rec
         if rec.counted and rec.state == _MISSING:
             return None
         m = pod["metadata"]
@@ -407,7 +431,7 @@ class Classifier:
             return _encode(
                 (
                     pod.get("kind"),
-                    m.get("namespace"),
+                    self.namespace_token(m.get("namespace")),
                     [labels.get(k, _ABSENT) for k in self.label_keys],
                     app if app in INFRA_APPS else None,
                     [annos.get(k, _ABSENT) for k in self.annotation_keys],
@@ -417,6 +441,46 @@ class Classifier:
             )
         except _KEY_ERRORS:
             return None
+
+    def namespace_token(self, ns_name: Any) -> Any:
+        """What a pod's verdict reads of its namespace (see the notes above `_Seen`): the
+        namespace name itself where the rules may read more than its class and labels."""
+        if type(ns_name) is not str:
+            return ns_name
+        token = self._ns_tokens.get(ns_name)
+        if token is None:
+            token = self._ns_tokens[ns_name] = self._namespace_token(ns_name)
+        return token
+
+    def _namespace_token(self, ns_name: str) -> Any:
+        ns, policy, analysis = self.namespaces.get(ns_name), self.policy, self.analysis
+        ns_keys = policy._ns_keys
+        variants = analysis.variants
+        if (
+            ns.system
+            or ns_name in IGNORED_NAMESPACES
+            or ns_name in (self.opts.root_namespace, "istio-system", "kube-system")
+            or not policy.has_webhooks
+            or ns_keys is None
+            or NAMESPACE_NAME in ns_keys
+            or (variants is not None and any(namespace_of(pc) == ns_name for pc in variants.pcs))
+        ):
+            return ns_name
+        keys = sorted({*ns_keys, INJECTION_LABEL, REV_KEY, DATAPLANE_MODE})
+        target = analysis.targets.get(ns_name)
+        return [
+            "\0namespace-class",
+            ns.klass.value,
+            ns.revision,
+            ns.revision_resolved,
+            ns.ambient,
+            ns.declared,
+            ns.reason,
+            ns.conflicts,
+            [ns.labels.get(k) for k in keys],
+            ns_name in analysis.injected,
+            target[1] if target is not None else None,
+        ]
 
     def _classify_tracked(self, pod: dict[str, Any], key: bytes) -> _Seen | None:
         """Classify a pod in full, watching which labels and annotations the verdict reads, and
@@ -466,11 +530,12 @@ class Classifier:
                     return owner
         return self.owners.resolve(pod, ns_name, labels)
 
-    def _add_seen(self, pod: dict[str, Any], seen: _Seen) -> None:
-        """Fold in a pod whose content was classified before (no analyzer found anything)."""
+    def _add_seen(self, pod: dict[str, Any], seen: _Seen) -> PodRecord:
+        """Fold in a pod whose content was classified before (no analyzer found anything);
+        returns the record that stands for it."""
         self.memo_hits += 1
-        rec = seen.rec
-        ns_name = rec.namespace
+        ns_name = namespace_of(pod)
+        rec = seen.record(ns_name)
         m = pod["metadata"]
         labels = str_map(m.get("labels"))
         kind, name = self._owner(pod, ns_name, labels)
@@ -503,6 +568,7 @@ class Classifier:
             counts[1] += seen.meshed
         if labels.get("app") == "istiod":
             self.istiod.append(pod)
+        return rec
 
     def _add(
         self,

@@ -23,7 +23,7 @@ from adoption.kube import listing
 from kubesim.fleet import Fleet
 from kubesim.spec import demo_clusters
 
-from .conftest import FIXTURES, ns, pod, proxy
+from .conftest import FIXTURES, app, ns, pod, proxy
 from .test_properties import JSONISH, STR_MAPS
 
 FIXTURE_FILES = sorted(
@@ -288,3 +288,93 @@ def test_decoded_runs_of_alike_pods_change_nothing_on_the_istio_fixtures(path: P
     objs = _with_template_pods(load_paths([str(path)]), copies=1)
     pods = _decoded([q for p in objs.pods for q in _clones(p, 3)])
     _assert_same(dataclasses.replace(objs, pods=pods), min_hits=0)
+
+
+def _fleet_objects(day: int = 150) -> dict[str, Any]:
+    fleet = Fleet(42, demo_clusters())
+    return fleet.objects(fleet.cluster_names[0], fleet.start_of_day(day))
+
+
+# Namespaces in twos alike in all but their name (a verdict may be shared between the two), and
+# ones the rules read more of: the root namespace, a system one, one with a ProxyConfig of its
+# own (IST0158's image variant), one only known through its pods.
+TWIN_NAMESPACES = [
+    ns("shop-a", **{"istio-injection": "enabled", "tribe": "a"}),
+    ns("shop-b", **{"istio-injection": "enabled", "tribe": "b"}),
+    ns("tagged-a", **{"istio.io/rev": "prod"}),
+    ns("tagged-b", **{"istio.io/rev": "prod"}),
+    ns("canary-a", **{"istio.io/rev": "1-28-0"}),
+    ns("canary-b", **{"istio.io/rev": "1-28-0"}),
+    ns("mesh-a", **{"istio.io/dataplane-mode": "ambient"}),
+    ns("mesh-b", **{"istio.io/dataplane-mode": "ambient"}),
+    ns("plain-a"),
+    ns("plain-b"),
+    ns("off-a", **{"istio-injection": "disabled"}),
+    ns("distroless", **{"istio-injection": "enabled"}),
+    ns("istio-system"),
+    ns("kube-system"),
+]
+NAMESPACE_NAMES = [n["metadata"]["name"] for n in TWIN_NAMESPACES] + ["undeclared"]
+DISTROLESS = {
+    "kind": "ProxyConfig",
+    "metadata": {"name": "images", "namespace": "distroless"},
+    "spec": {"image": {"imageType": "distroless"}},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(POD_SHAPES, st.lists(st.sampled_from(NAMESPACE_NAMES), min_size=1, max_size=4)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(min_value=1, max_value=3),
+)
+def test_pods_alike_in_namespaces_alike_share_a_verdict_and_change_nothing(
+    shapes: list[tuple[dict[str, Any], list[str]]], copies: int
+) -> None:
+    """With the fleet's injector webhooks (namespace selectors on injection labels), a pod
+    template deployed to many namespaces: the memo's verdicts cross namespaces of one class and
+    the result is what classifying every pod in full gives."""
+    raw = _fleet_objects()
+    pods = [
+        q
+        for i, (shape, namespaces) in enumerate(shapes)
+        for namespace in namespaces
+        for q in _replicas(_shaped(i, shape | {"ns": namespace}), copies)
+    ]
+    objs = ClusterObjects(
+        namespaces=TWIN_NAMESPACES,
+        pods=pods,
+        configmaps=raw["configmaps"],
+        webhooks=raw["mutatingwebhookconfigurations"],
+        istio={"proxyconfigs": [DISTROLESS]},
+    )
+    _assert_same(objs, min_hits=0)
+
+
+def test_a_verdict_crosses_namespaces_of_one_class_only() -> None:
+    raw = _fleet_objects()
+    template = pod("web-1", "x", containers=[app(), proxy()], owner=("ReplicaSet", "web-1"))
+    pods = [
+        dict(template, metadata=dict(template["metadata"], namespace=n)) for n in NAMESPACE_NAMES
+    ]
+    objs = ClusterObjects(
+        namespaces=TWIN_NAMESPACES,
+        pods=pods,
+        configmaps=raw["configmaps"],
+        webhooks=raw["mutatingwebhookconfigurations"],
+        istio={"proxyconfigs": [DISTROLESS]},
+    )
+    _assert_same(objs, min_hits=1)
+    result, c = _classify(objs, memo=True, keep_pods=False)
+    token = c.namespace_token
+    assert token("shop-a") == token("shop-b") != token("tagged-a") == token("tagged-b")
+    assert token("canary-a") == token("canary-b") != token("tagged-a")
+    assert token("plain-a") == token("plain-b") != token("off-a")
+    assert token("mesh-a") == token("mesh-b")
+    for own in ("istio-system", "kube-system", "distroless"):
+        assert token(own) == own
+    # each record stands in its own namespace
+    assert {w.namespace for w in result.workloads} == set(NAMESPACE_NAMES)
