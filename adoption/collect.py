@@ -638,6 +638,24 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 _TRIM = _malloc_trim()
 
+# glibc serves a large allocation from its heap once a buffer that size was freed (its dynamic
+# mmap threshold rises up to 32 MB), so a poll's page bodies (~9 MB each for 500 injected pods)
+# and their decode buffers fragment the arenas and the worker's RSS creeps up from poll to poll
+# (measured: peak 306 -> 324 MB over three 52k-pod polls). A fixed 1 MB threshold maps every
+# such buffer on its own and returns it on free (peak 296-297 MB over the same polls).
+MMAP_THRESHOLD = 1 << 20
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+def _bound_heap() -> None:
+    try:
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+_bound_heap()
+
 
 def trim_heap() -> None:
     """Give the C heap's free memory back to the system after a poll. A poll's hundreds of
