@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import http.client
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -560,6 +561,10 @@ def decode_pods(data: bytes) -> _ObjectList:
 
 T = TypeVar("T")
 
+# Pages of a list requested ahead of the one being decoded (`list_pages`): with one, page N+1
+# is fetched while page N is decoded, and N is decoded while the caller works on N-1.
+READ_AHEAD = 1
+
 
 @dataclass
 class ListOptions:
@@ -845,6 +850,29 @@ def call_with_retries(
             attempt += 1
 
 
+_ITEMS = b'"items":'
+_HEAD_LIMIT = 64 * 1024
+class _Head(msgspec.Struct):
+    metadata: _ListMeta | None = None
+
+
+_head_decoder = msgspec.json.Decoder(_Head)
+
+
+def peek_continue(data: bytes) -> str | None:
+    """A list body's continue token read off its head, without decoding its items: the API
+    server writes a list's metadata before its items. None when the head does not tell (the
+    caller then waits for the full decode); "" on the last page."""
+    end = data.find(_ITEMS, 0, _HEAD_LIMIT)
+    if end <= 0:
+        return None
+    try:
+        meta = _head_decoder.decode(data[:end] + b'"items":null}').metadata
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return meta.continue_ if meta is not None else None
+
+
 def _fetch_page(
     fetch: Fetch,
     kwargs: dict[str, Any],
@@ -852,13 +880,17 @@ def _fetch_page(
     host: str,
     timeout: tuple[float, float],
     decode: Callable[[bytes], _ObjectList] = _decoder.decode,
+    peek: Callable[[bytes], None] | None = None,
 ) -> tuple[_ObjectList, int]:
-    """One page: request, read the whole body (inside the retry), decode it."""
+    """One page: request, read the whole body (inside the retry), hand it to ``peek`` (which
+    may request the next page while this one decodes), decode it."""
     resp = fetch(**kwargs, _request_timeout=timeout)
     try:
         data = resp.data  # the body is read here: truncation and read timeouts surface here
     finally:
         resp.release_conn()
+    if peek is not None:
+        peek(data)
     try:
         return decode(data), len(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -885,6 +917,9 @@ def list_pages(
        snapshots), at most ``max_restarts`` times.
     3. On 429/5xx/connection errors/truncated or malformed bodies, retry the same page with
        exponential backoff (`call_with_retries`).
+    4. Read ahead: the next page is requested with the token at the head of this page's body
+       (`peek_continue`) before this one is decoded; the token of the decoded page decides, and
+       a page requested from a head that said otherwise is dropped unread.
     A restart makes callers see items twice, so they must treat a restart as a reset: callers
     that need it use `list_items`, which buffers per attempt.
     """
@@ -892,6 +927,21 @@ def list_pages(
     fetch = resource.fetch(api)
     headers = {"Accept": PARTIAL_METADATA} if resource.metadata_only else None
     decode = resource.decoder()
+    # Requested pages not yet consumed, by continue token: the next page is requested as soon as
+    # this one's body is read (`peek_continue`), so the API server renders and sends it while
+    # this one is decoded and the caller works on it; at most `READ_AHEAD` pages ahead.
+    ahead: dict[str, Future[tuple[_ObjectList, int]]] = {}
+    lock = threading.Lock()
+    executor = ThreadPoolExecutor(max_workers=READ_AHEAD + 1, thread_name_prefix="kube-list")
+    open_ = True
+
+    def request_next(data: bytes) -> None:
+        token = peek_continue(data)
+        if not token:
+            return
+        with lock:
+            if open_ and token not in ahead and len(ahead) < READ_AHEAD:
+                ahead[token] = executor.submit(get, token)
 
     def get(token: str) -> tuple[_ObjectList, int]:
         kwargs: dict[str, Any] = {"limit": opts.page_size, "_preload_content": False}
@@ -900,34 +950,44 @@ def list_pages(
         if headers:
             kwargs["_headers"] = headers
         return call_with_retries(
-            functools.partial(_fetch_page, fetch, kwargs, resource.name, host, decode=decode),
+            functools.partial(
+                _fetch_page, fetch, kwargs, resource.name, host, decode=decode, peek=request_next
+            ),
             resource.name,
             host,
             opts,
             stats,
         )
 
-    # The next page is requested as soon as this one's continue token is known, so the API
-    # server renders and sends it while the caller works on this one (one page ahead at most).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kube-list") as ahead:
-        pending = ahead.submit(get, "")
+    try:
+        current = executor.submit(get, "")
         while True:
-            page, size = pending.result()
+            page, size = current.result()
             token = page.metadata.continue_
             if token:
-                pending = ahead.submit(get, token)
+                with lock:
+                    following = ahead.pop(token, None)
+                    if following is None:
+                        # the head did not tell, or told another token than the whole page
+                        # (a body retried after a malformed one): nothing requested is right
+                        for stale in ahead.values():
+                            stale.cancel()
+                        ahead.clear()
+                        following = executor.submit(get, token)
+                current = following
             stats.bytes_read += size
             items = page.items or []
             stats.objects += len(items)
             del page
-            try:
-                yield items
-            except GeneratorExit:
-                if token:
-                    pending.cancel()
-                raise
+            yield items
             if not token:
                 return
+    finally:
+        with lock:
+            open_ = False
+            for pending in ahead.values():
+                pending.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 class _Expired(Exception):
