@@ -269,6 +269,7 @@ class PodSink:
         read.objects = {key: [] for key in read.objects}
         read.istio = {key: [] for key in read.istio}
         read.owners = {}
+        trim_heap()  # what the lists held goes back to the system, not to the pods' high-water mark
         read.pod_totals = self.totals = capacity.PodTotals()
         self.read = read
 
