@@ -852,6 +852,8 @@ def call_with_retries(
 
 _ITEMS = b'"items":'
 _HEAD_LIMIT = 64 * 1024
+
+
 class _Head(msgspec.Struct):
     metadata: _ListMeta | None = None
 
