@@ -801,6 +801,7 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+_COUNTING = threading.Lock()
 TRANSPORT_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError, http.client.HTTPException)
 
 
@@ -824,7 +825,8 @@ def call_with_retries(
     while True:
         timeout = opts.timeout_for(what, host)
         try:
-            stats.requests += 1
+            with _COUNTING:  # read-ahead requests run in two threads
+                stats.requests += 1
             return call(timeout)
         except TRANSPORT_ERRORS + (KubeMalformed,) as exc:
             if isinstance(exc, ApiException) and exc.status == 410:
@@ -845,7 +847,8 @@ def call_with_retries(
                 if attempt and _retryable(err):
                     err.message += f" (gave up after {attempt + 1} attempts)"
                 raise err from None
-            stats.retries += 1
+            with _COUNTING:
+                stats.retries += 1
             opts.sleep(delay)
             attempt += 1
 
