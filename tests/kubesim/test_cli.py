@@ -46,3 +46,13 @@ def test_it_serves_writes_a_kubeconfig_and_stops_on_sigterm(tmp_path: Path) -> N
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
     assert proc.returncode == 0
+
+
+def test_the_enrolment_option_reaches_every_cluster() -> None:
+    from kubesim.__main__ import build_clusters, make_parser
+
+    args = make_parser().parse_args(["serve", "--clusters", "3", "--enrolment", "complete"])
+    specs = build_clusters(args.clusters, args.pods, args.no_istio_cluster, args.enrolment)
+    assert [s.enrolment for s in specs] == ["complete"] * 3
+    demo = build_clusters("demo", 500, False)
+    assert {s.enrolment for s in demo} == {"gradual"} and {s.pods_target for s in demo} == {500}

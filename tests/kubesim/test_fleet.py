@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 from kubesim import ClusterSpec, Fleet, demo_clusters
-from kubesim.spec import NAMESPACE_CLASSES, POD_STATES
+from kubesim.spec import NAMESPACE_CLASSES, POD_STATES, SYSTEM_NAMESPACES
 from kubesim.testing import running_kubesim
 from tests.kubesim.conftest import core
 
@@ -184,3 +184,44 @@ def test_it_serves_a_cluster_without_istio_with_plain_pods() -> None:
         "idle",
     }
     assert not any(map(_proxied, fleet.objects("dev-sandbox", fleet.start_of_day(100))["pods"]))
+
+
+def test_a_completely_enrolled_fleet_has_injected_pods_everywhere_but_where_they_opt_out() -> None:
+    """``enrolment="complete"`` (the poll benchmark's fleet): every application namespace has
+    sidecar injection from its creation; only opt-outs, system pods and infrastructure stay
+    without a proxy, and the truth agrees with the served pods."""
+    spec = ClusterSpec(name="all-in", pods_target=1500, enrolment="complete")
+    fleet = Fleet(7, [spec])
+    at = fleet.start_of_day(60)
+    rows = fleet.truth("all-in", at)
+    outside = {
+        r.namespace
+        for r in rows
+        if r.is_namespace and r.expected_state not in ("sidecar-default", "sidecar-revision")
+    }
+    # the cluster's own: system namespaces, `default` and the ingress gateway's
+    assert outside <= {*SYSTEM_NAMESPACES, "default", "istio-ingress"}
+    assert sum(r.is_namespace for r in rows) > len(outside) + 50
+    pods = fleet.objects("all-in", at)["pods"]
+    assert sum(map(_proxied, pods)) / len(pods) > 0.75
+    gradual = Fleet(7, [ClusterSpec(name="all-in", pods_target=1500)]).objects("all-in", at)
+    assert sum(map(_proxied, gradual["pods"])) / len(gradual["pods"]) < 0.6
+
+
+def test_pods_carry_managed_fields_for_every_container_field() -> None:
+    """As an API server writes them: the controller's entry lists the injected istio-proxy's
+    fields too (a third or more of an injected pod's JSON)."""
+    fleet = Fleet(42)
+    pods = fleet.objects("prod-eu", fleet.start_of_day(100))["pods"]
+    pod = next(p for p in pods if _proxied(p))
+    entry = next(m for m in pod["metadata"]["managedFields"] if m["manager"] != "kubelet")
+    spec_fields = entry["fieldsV1"]["f:spec"]
+    proxies = [
+        fields
+        for key in ("f:containers", "f:initContainers")
+        for ident, fields in spec_fields.get(key, {}).items()
+        if ident == 'k:{"name":"istio-proxy"}'
+    ]
+    assert len(proxies) == 1 and "f:env" in proxies[0] and "f:image" in proxies[0]
+    status = pod["status"]["containerStatuses"][0]
+    assert "allocatedResources" in status or "resources" not in status
