@@ -6,6 +6,7 @@ layout and embedded with `msgspec.Raw`, so a page of 500 pods encodes in millise
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,10 +45,11 @@ class RenderCtx:
     fields: dict[int, dict[str, Any]] = field(default_factory=dict)  # by id() of a cached Raw
 
     def raw_fields(self, raw: msgspec.Raw) -> dict[str, Any]:
-        """`fields_v1` of a pre-rendered part (containers, volumes), computed once."""
+        """`fields_v1` of a pre-rendered part (containers, volumes), computed once per content
+        (the same template renders the same bytes on every day)."""
         out = self.fields.get(id(raw))
         if out is None:
-            out = self.fields[id(raw)] = _field_node(msgspec.json.decode(raw))
+            out = self.fields[id(raw)] = _raw_fields(bytes(raw))
         return out
 
     def raw(self, key: tuple[object, ...], build: Any) -> msgspec.Raw:
@@ -519,6 +521,11 @@ def fields_v1(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {f"f:{k}": _field_node(v) for k, v in value.items() if v is not None}
     return {}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _raw_fields(data: bytes) -> dict[str, Any]:
+    return _field_node(msgspec.json.decode(data))  # read-only: shared by every pod using it
 
 
 def _field_node(value: Any) -> dict[str, Any]:
