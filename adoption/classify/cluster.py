@@ -453,21 +453,19 @@ class Classifier:
         return token
 
     def _namespace_token(self, ns_name: str) -> Any:
-        ns, policy, analysis = self.namespaces.get(ns_name), self.policy, self.analysis
-        ns_keys = policy._ns_keys
-        variants = analysis.variants
+        ns = self.namespaces.get(ns_name)
+        label_keys = self.policy.namespace_label_keys()
+        analyzed = self.analysis.namespace_inputs(ns_name)
         if (
             ns.system
             or ns_name in IGNORED_NAMESPACES
             or ns_name in (self.opts.root_namespace, "istio-system", "kube-system")
-            or not policy.has_webhooks
-            or ns_keys is None
-            or NAMESPACE_NAME in ns_keys
-            or (variants is not None and any(namespace_of(pc) == ns_name for pc in variants.pcs))
+            or label_keys is None
+            or NAMESPACE_NAME in label_keys
+            or analyzed is None
         ):
             return ns_name
-        keys = sorted({*ns_keys, INJECTION_LABEL, REV_KEY, DATAPLANE_MODE})
-        target = analysis.targets.get(ns_name)
+        keys = sorted({*label_keys, INJECTION_LABEL, REV_KEY, DATAPLANE_MODE})
         return [
             "\0namespace-class",
             ns.klass.value,
@@ -478,8 +476,7 @@ class Classifier:
             ns.reason,
             ns.conflicts,
             [ns.labels.get(k) for k in keys],
-            ns_name in analysis.injected,
-            target[1] if target is not None else None,
+            analyzed,
         ]
 
     def _classify_tracked(self, pod: dict[str, Any], key: bytes) -> _Seen | None:

@@ -656,6 +656,16 @@ class IstioAnalysis:
         self.auto_rep = Reporter()
         self.uid_rep = Reporter()
 
+    def namespace_inputs(self, ns_name: str) -> tuple[bool, str | None] | None:
+        """What the per-pod analyzers read of a namespace: whether IST0103 looks at it and the
+        proxy image IST0158 expects there; None when they read more (a ProxyConfig of its own
+        picks the image variant)."""
+        variants = self.variants
+        if variants is not None and any(namespace_of(pc) == ns_name for pc in variants.pcs):
+            return None
+        target = self.targets.get(ns_name)
+        return ns_name in self.injected, target[1] if target is not None else None
+
     def pod(self, pod: dict[str, Any]) -> bool:
         """Analyze one pod; True when any per-pod analyzer found something (an IST0103,
         IST0158, IST0147 or IST0144 condition, whether or not the message was suppressed).

@@ -222,6 +222,12 @@ class InjectionPolicy:
             None if ns_keys is None else tuple(sorted({*ns_keys, INJECTION_LABEL}))
         )
 
+    def namespace_label_keys(self) -> tuple[str, ...] | None:
+        """The namespace labels the webhooks' namespace selectors read (and the injection
+        label); None when that cannot be known (no webhooks in the input, a selector that reads
+        any label): a pod's stage A then depends on its namespace beyond these labels."""
+        return self._ns_keys if self.has_webhooks else None
+
     # -- revisions -------------------------------------------------------------------
     def resolve(self, requested: str | None) -> str | None:
         """Tag → revision (section 8); unknown values are returned unchanged."""
