@@ -42,15 +42,6 @@ class RenderCtx:
     now: datetime
     cache: dict[tuple[object, ...], msgspec.Raw] = field(default_factory=dict)
     containers: dict[tuple[object, ...], dict[str, dict[str, Any]]] = field(default_factory=dict)
-    fields: dict[int, dict[str, Any]] = field(default_factory=dict)  # by id() of a cached Raw
-
-    def raw_fields(self, raw: msgspec.Raw) -> dict[str, Any]:
-        """`fields_v1` of a pre-rendered part (containers, volumes), computed once per content
-        (the same template renders the same bytes on every day)."""
-        out = self.fields.get(id(raw))
-        if out is None:
-            out = self.fields[id(raw)] = _raw_fields(bytes(raw))
-        return out
 
     def raw(self, key: tuple[object, ...], build: Any) -> msgspec.Raw:
         r = self.cache.get(key)
@@ -496,14 +487,7 @@ def render_pod(
         managed_fields_entry(
             "kube-controller-manager",
             iso(pod.created),
-            {
-                "f:metadata": fields_v1(owned),
-                "f:spec": {
-                    f"f:{k}": ctx.raw_fields(v) if isinstance(v, msgspec.Raw) else _field_node(v)
-                    for k, v in spec.items()
-                    if v is not None
-                },
-            },
+            {"f:metadata": fields_v1(owned), "f:spec": fields_v1(spec)},
         ),
         managed_fields_entry("kubelet", t0, {"f:status": fields_v1(status)}, subresource="status"),
     ]
@@ -525,10 +509,14 @@ def fields_v1(value: Any) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _raw_fields(data: bytes) -> dict[str, Any]:
-    return _field_node(msgspec.json.decode(data))  # read-only: shared by every pod using it
+    """The field set of a pre-rendered part (containers, volumes), once per content: a template
+    renders the same bytes on every day. Read-only: shared by every pod using it."""
+    return _field_node(msgspec.json.decode(data))
 
 
 def _field_node(value: Any) -> dict[str, Any]:
+    if isinstance(value, msgspec.Raw):
+        return _raw_fields(bytes(value))
     if isinstance(value, dict):
         return {".": {}, **fields_v1(value)} if value else {}
     if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
