@@ -294,6 +294,7 @@ def read_cluster(
     With ``pods`` (a factory called once everything the classifier needs is read) the pod list
     comes after the Istio resources and is streamed page by page into the sink it returns;
     ``objects["pods"]`` stays empty."""
+    bound_heap()
     opts = opts or list_options()
     if opts.deadline is None:
         opts = dataclasses.replace(opts, deadline=opts.clock() + poll_budget())
@@ -629,15 +630,16 @@ def snapshot_cluster(
     return snap
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
+def _glibc() -> ctypes.CDLL | None:
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim  # the C library loaded
+        libc = ctypes.CDLL(None)  # the C library loaded
+        libc.malloc_trim, libc.mallopt  # noqa: B018 - present in glibc only
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
         return None
-    return trim
+    return libc
 
 
-_TRIM = _malloc_trim()
+_GLIBC = _glibc()
 
 # glibc serves a large allocation from its heap once a buffer that size was freed (its dynamic
 # mmap threshold rises up to 32 MB), so a poll's page bodies (~9 MB each for 500 injected pods)
@@ -648,14 +650,11 @@ MMAP_THRESHOLD = 1 << 20
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
-def _bound_heap() -> None:
-    try:
-        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
-
-
-_bound_heap()
+def bound_heap() -> None:
+    """Fix the process's mmap threshold (see `MMAP_THRESHOLD`); set by each read of a cluster,
+    so only the processes that poll have it."""
+    if _GLIBC is not None:
+        _GLIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def trim_heap() -> None:
@@ -664,8 +663,8 @@ def trim_heap() -> None:
     memory in its arenas (one per thread: the page prefetch has its own), so without this the
     worker's RSS after one big poll stays tens of MB above what it holds (measured: 327 -> 299
     MB after the 52k-pod poll), and the next poll's peak starts from there."""
-    if _TRIM is not None:
-        _TRIM(0)
+    if _GLIBC is not None:
+        _GLIBC.malloc_trim(0)
 
 
 def _record_failure(snap: Snapshot, message: str, t0: float) -> None:
