@@ -51,6 +51,7 @@ from .model import (
 )
 from .namespaces import NamespaceInfo, classify_namespace
 from .pods import (
+    ZTUNNEL_NAMESPACES,
     created_at,
     decide_pod,
     env_true,
@@ -459,7 +460,8 @@ class Classifier:
         if (
             ns.system
             or ns_name in IGNORED_NAMESPACES
-            or ns_name in (self.opts.root_namespace, "istio-system", "kube-system")
+            or ns_name == self.opts.root_namespace
+            or ns_name in ZTUNNEL_NAMESPACES  # rule P1 reads the name
             or label_keys is None
             or NAMESPACE_NAME in label_keys
             or analyzed is None

@@ -68,6 +68,10 @@ def env_true(c: dict[str, Any], key: str) -> bool:
     return False
 
 
+#: Where a ``ztunnel`` pod is Istio infrastructure (rule P1), besides the root namespace.
+ZTUNNEL_NAMESPACES = frozenset({"istio-system", "kube-system"})
+
+
 def detect_proxy(
     namespace: str,
     labels: dict[str, str],
@@ -80,7 +84,7 @@ def detect_proxy(
     # classifier's memo keys exactly that (cluster.INFRA_APPS).
     app = dict.get(labels, "app") if isinstance(labels, dict) else labels.get("app")
     if app == "istiod" or (
-        app == "ztunnel" and namespace in (root_namespace, "istio-system", "kube-system")
+        app == "ztunnel" and (namespace == root_namespace or namespace in ZTUNNEL_NAMESPACES)
     ):
         return ProxyInfo("P1", False, "none", infrastructure=app)
     conts = containers(spec)
