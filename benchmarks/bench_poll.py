@@ -140,9 +140,12 @@ def _pod_pages(cluster: Any, page_size: int) -> Any:
 
 
 def _injected(pod: dict[str, Any]) -> bool:
-    spec = pod.get("spec") or {}
-    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
-    return any(c.get("name") == "istio-proxy" for c in containers)
+    from adoption.classify.kube import ISTIO_PROXY, containers, spec_of
+
+    spec = spec_of(pod)
+    return any(
+        c.get("name") == ISTIO_PROXY for c in containers(spec) + containers(spec, "initContainers")
+    )
 
 
 class _SkipPods:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,13 @@ def _with_template_pods(objs: ClusterObjects, copies: int) -> ClusterObjects:
     return dataclasses.replace(objs, pods=pods)
 
 
+@functools.cache
+def _fleet_objects(day: int = 150) -> dict[str, Any]:
+    """The demo fleet's first cluster on ``day`` (read-only: the classifier modifies nothing)."""
+    fleet = Fleet(42, demo_clusters())
+    return fleet.objects(fleet.cluster_names[0], fleet.start_of_day(day))
+
+
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_the_memo_changes_nothing_on_the_istio_fixtures(path: Path) -> None:
     objs = _with_template_pods(load_paths([str(path)]), copies=4)
@@ -101,9 +109,7 @@ def test_the_memo_changes_nothing_on_the_istio_fixtures(path: Path) -> None:
 
 @pytest.mark.parametrize("day", [3, 40, 150])
 def test_the_memo_changes_nothing_on_the_simulated_fleet(day: int) -> None:
-    fleet = Fleet(42, demo_clusters())
-    name = fleet.cluster_names[0]
-    raw = fleet.objects(name, fleet.start_of_day(day))
+    raw = _fleet_objects(day)
     fields = {f.name for f in dataclasses.fields(ClusterObjects)}
     objs = ClusterObjects(
         **{k: v for k, v in raw.items() if k in fields},
@@ -290,11 +296,6 @@ def test_decoded_runs_of_alike_pods_change_nothing_on_the_istio_fixtures(path: P
     _assert_same(dataclasses.replace(objs, pods=pods), min_hits=0)
 
 
-def _fleet_objects(day: int = 150) -> dict[str, Any]:
-    fleet = Fleet(42, demo_clusters())
-    return fleet.objects(fleet.cluster_names[0], fleet.start_of_day(day))
-
-
 # Namespaces in twos alike in all but their name (a verdict may be shared between the two), and
 # ones the rules read more of: the root namespace, a system one, one with a ProxyConfig of its
 # own (IST0158's image variant), one only known through its pods.
@@ -322,6 +323,18 @@ DISTROLESS = {
 }
 
 
+def _in_twin_namespaces(pods: list[dict[str, Any]]) -> ClusterObjects:
+    """``pods`` in `TWIN_NAMESPACES`, with the demo fleet's injector webhooks and ConfigMaps."""
+    raw = _fleet_objects()
+    return ClusterObjects(
+        namespaces=TWIN_NAMESPACES,
+        pods=pods,
+        configmaps=raw["configmaps"],
+        webhooks=raw["mutatingwebhookconfigurations"],
+        istio={"proxyconfigs": [DISTROLESS]},
+    )
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
@@ -337,36 +350,22 @@ def test_pods_alike_in_namespaces_alike_share_a_verdict_and_change_nothing(
     """With the fleet's injector webhooks (namespace selectors on injection labels), a pod
     template deployed to many namespaces: the memo's verdicts cross namespaces of one class and
     the result is what classifying every pod in full gives."""
-    raw = _fleet_objects()
     pods = [
         q
         for i, (shape, namespaces) in enumerate(shapes)
         for namespace in namespaces
         for q in _replicas(_shaped(i, shape | {"ns": namespace}), copies)
     ]
-    objs = ClusterObjects(
-        namespaces=TWIN_NAMESPACES,
-        pods=pods,
-        configmaps=raw["configmaps"],
-        webhooks=raw["mutatingwebhookconfigurations"],
-        istio={"proxyconfigs": [DISTROLESS]},
-    )
+    objs = _in_twin_namespaces(pods)
     _assert_same(objs, min_hits=0)
 
 
 def test_a_verdict_crosses_namespaces_of_one_class_only() -> None:
-    raw = _fleet_objects()
     template = pod("web-1", "x", containers=[app(), proxy()], owner=("ReplicaSet", "web-1"))
     pods = [
         dict(template, metadata=dict(template["metadata"], namespace=n)) for n in NAMESPACE_NAMES
     ]
-    objs = ClusterObjects(
-        namespaces=TWIN_NAMESPACES,
-        pods=pods,
-        configmaps=raw["configmaps"],
-        webhooks=raw["mutatingwebhookconfigurations"],
-        istio={"proxyconfigs": [DISTROLESS]},
-    )
+    objs = _in_twin_namespaces(pods)
     _assert_same(objs, min_hits=1)
     result, c = _classify(objs, memo=True, keep_pods=False)
     token = c.namespace_token

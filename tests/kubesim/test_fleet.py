@@ -223,5 +223,9 @@ def test_pods_carry_managed_fields_for_every_container_field() -> None:
         if ident == 'k:{"name":"istio-proxy"}'
     ]
     assert len(proxies) == 1 and "f:env" in proxies[0] and "f:image" in proxies[0]
+    # and the kubelet reports each container's resources, as v1.33 does
+    app = pod["spec"]["containers"][0]
     status = pod["status"]["containerStatuses"][0]
-    assert "allocatedResources" in status or "resources" not in status
+    assert status["name"] == app["name"] and app["resources"]["requests"]
+    assert status["resources"] == app["resources"]
+    assert status["allocatedResources"] == app["resources"]["requests"]
